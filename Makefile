@@ -1,0 +1,49 @@
+# abflask: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint fmt typecheck check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(DEV): requirements-dev.txt $(RUNTIME)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(DEV) ## create .venv and install runtime and dev requirements
+
+run: $(RUNTIME) ## serve on ABFLASK_BIND (127.0.0.1:8000); a private Redis if REDIS_URL is unset
+	$(BIN)/python -m abflask.localredis -- $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: $(DEV) ## run the tests against a private Redis the tests start and stop
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV) ## ruff check and format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(DEV) ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(DEV) ## mypy (strict on the pure modules and the store)
+	$(BIN)/mypy
+
+check: lint typecheck test ## what CI should pass: lint, types, tests
+
+clean: ## remove the venv, caches and var/ (the private Redis data!)
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
