@@ -1,0 +1,5 @@
+"""abflask: real-time A/B testing service."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

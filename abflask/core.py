@@ -1,0 +1,148 @@
+"""Deterministic assignment: GrowthBook hashing and bucketing, with no I/O.
+
+Matches the JavaScript SDK bit for bit: FNV-1a runs over UTF-16 code units, so an
+id outside the BMP buckets the same in every SDK. Nothing here reads the clock,
+the network or Redis; stdlib only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = [
+    "bucket_ranges",
+    "choose_from_ranges",
+    "choose_variation",
+    "fnv1a32",
+    "hash",
+    "in_namespace",
+    "in_rollout",
+]
+
+_UTF16 = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
+"""Codec whose bytes ``memoryview.cast("H")`` reads back as native code units."""
+
+
+def fnv1a32(value: str) -> int:
+    """Return the 32-bit FNV-1a hash of ``value``'s UTF-16 code units.
+
+    Same as the JS SDK's ``hashFnv32a`` over ``str.charCodeAt(i)``: a character
+    outside the BMP counts as its two surrogate units, and a lone surrogate is
+    hashed as itself (``surrogatepass``) instead of raising.
+    """
+    # ASCII bytes are already the UTF-16 code units, and looping over bytes is
+    # the fastest variant measured (~15% faster than the memoryview on uuids).
+    units: bytes | memoryview
+    if value.isascii():
+        units = value.encode("ascii")
+    else:
+        units = memoryview(value.encode(_UTF16, "surrogatepass")).cast("H")
+    h = 0x811C9DC5  # offset basis; literals in the loop beat global look-ups
+    for unit in units:
+        h = ((h ^ unit) * 0x01000193) & 0xFFFFFFFF  # FNV prime, mod 2**32
+    return h
+
+
+def _hash_v1(seed: str, value: str) -> float:
+    # GrowthBook's original, slightly biased hash: 1000 buckets.
+    return (fnv1a32(value + seed) % 1000) / 1000
+
+
+def _hash_v2(seed: str, value: str) -> float:
+    # Hashing the decimal string of the first hash removes v1's bias.
+    return (fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000
+
+
+def hash(seed: str, value: str, version: int) -> float | None:
+    """Return GrowthBook's bucket hash of ``value`` in [0, 1), or None.
+
+    Version 1 has 1000 steps, version 2 has 10,000; any other version gives
+    None, which callers treat as "not in the experiment".
+    """
+    if version == 2:
+        return _hash_v2(seed, value)
+    if version == 1:
+        return _hash_v1(seed, value)
+    return None
+
+
+def bucket_ranges(
+    n: int, coverage: float, weights: list[float] | None
+) -> list[tuple[float, float]]:
+    """Return one half-open ``(start, end)`` range per variation (getBucketRanges).
+
+    Coverage is clamped to [0, 1]. Equal weights replace ``weights`` when it is
+    None, has a length other than ``n``, or sums outside [0.99, 1.01]. Each range
+    starts at the cumulative weight before it and spans ``coverage * weight``, so
+    lowering coverage never moves a user to another variation. ``n <= 0`` gives
+    no ranges.
+    """
+    if coverage < 0:
+        coverage = 0.0
+    elif coverage > 1:
+        coverage = 1.0
+    if weights is None or len(weights) != n or not 0.99 <= sum(weights) <= 1.01:
+        weights = [1 / n] * n if n > 0 else []
+    ranges: list[tuple[float, float]] = []
+    cumulative = 0.0
+    for weight in weights:
+        start = cumulative
+        cumulative += weight
+        ranges.append((start, start + coverage * weight))
+    return ranges
+
+
+def choose_from_ranges(h: float | None, ranges: list[tuple[float, float]]) -> int:
+    """Return the index of the first range with ``start <= h < end``, else -1.
+
+    A None hash (unsupported version) gives -1. Callers that cache an
+    experiment's ranges call this directly instead of ``choose_variation``.
+    """
+    if h is None:
+        return -1
+    for index, (start, end) in enumerate(ranges):
+        if start <= h < end:
+            return index
+    return -1
+
+
+def choose_variation(
+    user_id: str,
+    seed: str,
+    weights: list[float] | None,
+    coverage: float = 1.0,
+    hash_version: int = 2,
+    *,
+    n: int | None = None,
+) -> int:
+    """Return the variation index for ``user_id``, or -1 when not enrolled.
+
+    ``n`` defaults to ``len(weights)``, or 2 when weights is None; invalid
+    weights fall back to equal ones (see ``bucket_ranges``). -1 means the hash
+    fell outside coverage or the hash version is unsupported.
+    """
+    if n is None:
+        n = 2 if weights is None else len(weights)
+    h = hash(seed, user_id, hash_version)
+    return choose_from_ranges(h, bucket_ranges(n, coverage, weights))
+
+
+def in_namespace(user_id: str, namespace: tuple[str, float, float]) -> bool:
+    """Return True when ``user_id`` falls in the namespace's ``[start, end)`` slice.
+
+    As GrowthBook's inNamespace: hash version 1 with seed ``"__" + name``, so
+    experiments sharing a namespace name split one set of users between them.
+    """
+    name, start, end = namespace
+    return start <= _hash_v1("__" + name, user_id) < end
+
+
+def in_rollout(user_id: str, seed: str, rollout: float, hash_version: int = 2) -> bool:
+    """Return True when ``user_id``'s hash is below ``rollout`` (a share in [0, 1]).
+
+    Half-open, so 0 is always off and 1 always on; raising the rollout only adds
+    users. An unsupported hash version gives False. (GrowthBook's force rules use
+    ``hash <= coverage``; the two differ only when the hash equals the rollout.)
+    """
+    h = hash(seed, user_id, hash_version)
+    return h is not None and h < rollout
