@@ -1,0 +1,434 @@
+"""Redis store: the only module that knows key names, the prefix, hash tags and Lua.
+
+Every key of one experiment carries the hash tag ``{<experiment>}`` so each of
+its writes is one atomic script, on a single Redis or on Redis Cluster. User
+ids and event ids are kept as 8-byte BLAKE2b fingerprints, never as raw text:
+that keeps memory small (and keeps personal ids out of Redis).
+
+Keyspace, with the default prefix ``ab`` and an experiment ``E`` (bytes are
+measured with the bundled Redis, see the README):
+
+| key | type | holds | bytes |
+|---|---|---|---|
+| `ab:exps` | set | keys of all experiments | per experiment ~70 |
+| `ab:flags` | set | keys of all feature flags | per flag ~70 |
+| `ab:f:{K}` | hash | flag `K`: `json` definition, `ver` version | ~300 |
+| `ab:x:{E}:cfg` | hash | `json` definition, `ver` version (bumped by every change) | ~600 |
+| `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~11 per participant |
+| `ab:x:{E}:c` | hash | live counters: `n` participants, `p:<v>` per variation; per variation `v` and event id `e`: `u:v:e` users, `k:v:e` events, `s:v:e` sum of values, `q:v:e` sum of squares of per-user totals | < 1 KiB |
+| `ab:x:{E}:log` | list | the event log: one packed record per exposure and per event (layout below) | 16 per exposure, 18 per event, 26 with a value |
+| `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given | per event key ~20 |
+| `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
+| `ab:x:{E}:d:<b>` | hash, listpack | event_id field (6 bytes of its fingerprint) → 1, for deduplication | ~10 per event with an event_id |
+
+Event log record (little-endian): ``B`` variation index, ``B`` flags (1
+exposure, 2 has value, 4 has properties), ``I`` epoch seconds, ``8s`` user
+fingerprint; events add ``H`` event id, then ``d`` value if flagged, then the
+properties as UTF-8 JSON to the end if flagged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.models import Event, Experiment, Flag
+
+logger = logging.getLogger(__name__)
+
+BUCKETS = 16384
+"""Assignment, user-metric and dedup buckets per experiment (a power of two)."""
+MAX_EVENT_KEYS = 65535
+"""Distinct event keys one experiment records (event ids are 16 bits)."""
+RECORD_HEAD = struct.Struct("<BI8s")
+"""Flags, epoch seconds and user fingerprint, as written by Python."""
+RECORD = struct.Struct("<BBI8s")
+"""Variation, flags, epoch seconds, fingerprint: the first 14 bytes of a record."""
+EXPOSURE, HAS_VALUE, HAS_PROPERTIES = 1, 2, 4
+"""Record flag bits."""
+SCRIPTS = ("save", "enroll", "track")
+
+STALE, STICKY, ENROLLED, EXCLUDED, FULL = -1, 0, 1, 2, 3
+"""Statuses returned by ``Store.enroll``."""
+
+
+def fingerprint(value: str) -> bytes:
+    """8 bytes of BLAKE2b: the identity under which a user or event id is stored."""
+    return hashlib.blake2b(value.encode(), digest_size=8).digest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One decoded entry of an experiment's event log."""
+
+    variation: int
+    exposure: bool
+    timestamp: int
+    user: bytes
+    event_id: int | None = None
+    value: float | None = None
+    properties: dict[str, Any] | None = None
+
+
+def decode_record(raw: bytes) -> Record:
+    """Unpack one log record (see the module docstring for the layout)."""
+    variation, flags, ts, user = RECORD.unpack_from(raw)
+    if flags & EXPOSURE:
+        return Record(variation, True, ts, user)
+    (event_id,) = struct.unpack_from("<H", raw, 14)
+    offset = 16
+    value = None
+    if flags & HAS_VALUE:
+        (value,) = struct.unpack_from("<d", raw, offset)
+        offset += 8
+    props = json.loads(raw[offset:]) if flags & HAS_PROPERTIES else None
+    return Record(variation, False, ts, user, event_id, value, props)
+
+
+@dataclass(frozen=True)
+class PackedEvent:
+    """An event turned into script arguments once, shared by every experiment."""
+
+    bucket: int
+    user_field: bytes
+    dedup_bucket: int
+    dedup_field: bytes
+    event: str
+    head: bytes
+    value: str
+    tail: bytes
+
+
+def pack_event(event: Event) -> PackedEvent:
+    """Precompute the fingerprints and record bytes of one event."""
+    fp = fingerprint(event.user_id)
+    flags = 0
+    tail = b""
+    if event.value is not None:
+        flags |= HAS_VALUE
+        tail = struct.pack("<d", event.value)
+    if event.properties:
+        flags |= HAS_PROPERTIES
+        tail += json.dumps(event.properties, separators=(",", ":")).encode()
+    dedup_fp = fingerprint(event.event_id) if event.event_id is not None else b""
+    return PackedEvent(
+        bucket=_bucket(fp),
+        user_field=fp[2:],
+        dedup_bucket=_bucket(dedup_fp) if dedup_fp else 0,
+        dedup_field=dedup_fp[2:],
+        event=event.event,
+        head=RECORD_HEAD.pack(flags, int(event.timestamp), fp),
+        value=repr(event.value) if event.value is not None else "",
+        tail=tail,
+    )
+
+
+def _bucket(fp: bytes) -> int:
+    return int.from_bytes(fp[:2], "big") & (BUCKETS - 1)
+
+
+class Store:
+    """All reads and writes of abflask's data in one Redis.
+
+    Methods that talk to Redis say so in their docstring and raise
+    ``StorageUnavailable`` for any Redis failure. Nothing connects until the
+    first command, so a Store may be built before gunicorn forks.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "ab") -> None:
+        self._r = client
+        self.prefix = prefix
+        self._source = {
+            name: (resources.files("abflask") / "lua" / f"{name}.lua").read_text()
+            for name in SCRIPTS
+        }
+        self._sha = {
+            name: hashlib.sha1(src.encode()).hexdigest()
+            for name, src in self._source.items()
+        }
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "ab", timeout: float = 1.0) -> Store:
+        """A Store over a pooled client for ``url``; does not connect yet."""
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One immediate retry on a broken pooled connection (e.g. after a
+            # Redis restart); never on a timeout, where the command may have
+            # run and a retry could apply it twice.
+            retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+        )
+        return cls(client, prefix)
+
+    # -- keys: the one place names are built ----------------------------------
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def _x(self, experiment: str, part: str) -> str:
+        return self._key("x", "{" + experiment + "}", part)
+
+    def experiment_keys(self, experiment: str) -> Iterator[str]:
+        """Every key an experiment may own (for deletion and tests)."""
+        for part in ("cfg", "c", "log", "ev"):
+            yield self._x(experiment, part)
+        for kind in ("a", "u", "d"):
+            for b in range(BUCKETS):
+                yield self._x(experiment, f"{kind}:{b}")
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            try:
+                return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+            except NoScriptError:
+                self._load_scripts()
+                return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+        except RedisError as exc:
+            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+
+    def _load_scripts(self) -> None:
+        for src in self._source.values():
+            self._r.script_load(src)
+
+    def reset_connections(self) -> None:
+        """Drop pooled connections without closing them (after a fork)."""
+        self._r.connection_pool.reset()
+
+    def ping(self) -> bool:
+        """Whether Redis answers PING (one round trip)."""
+        try:
+            return bool(self._r.ping())
+        except RedisError:
+            return False
+
+    # -- definitions ---------------------------------------------------------
+
+    def _save(self, key: str, version: int, data: dict[str, Any]) -> int:
+        return int(self._script("save", [key], [version, json.dumps(data)]))
+
+    def create_experiment(self, exp: Experiment) -> Experiment:
+        """Store a new experiment (round trips: 2); ConflictError if it exists."""
+        version = self._save(self._x(exp.key, "cfg"), 0, exp.to_dict())
+        if version < 0:
+            raise ConflictError(f"experiment {exp.key!r} already exists")
+        self._call(self._r.sadd, self._key("exps"), exp.key)
+        return Experiment.from_dict(exp.to_dict(), version)
+
+    def save_experiment(self, exp: Experiment) -> Experiment:
+        """Replace an experiment if nobody changed it since it was read."""
+        version = self._save(self._x(exp.key, "cfg"), exp.version, exp.to_dict())
+        if version == -3:
+            raise NotFoundError(f"experiment {exp.key!r} does not exist")
+        if version < 0:
+            raise ConflictError(f"experiment {exp.key!r} changed meanwhile; retry")
+        return Experiment.from_dict(exp.to_dict(), version)
+
+    def get_experiment(self, key: str) -> Experiment | None:
+        """Read one experiment definition (one round trip)."""
+        raw = self._call(self._r.hmget, self._x(key, "cfg"), ["json", "ver"])
+        if raw[0] is None:
+            return None
+        return Experiment.from_dict(json.loads(raw[0]), int(raw[1]))
+
+    def load_experiments(self) -> dict[str, Experiment]:
+        """Every experiment definition (two round trips)."""
+        keys = sorted(k.decode() for k in self._call(self._r.smembers,
+                                                       self._key("exps")))  # fmt: skip
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(self._x(key, "cfg"), ["json", "ver"])
+        found: dict[str, Experiment] = {}
+        for key, raw in zip(keys, self._call(pipe.execute), strict=True):
+            if raw[0] is not None:
+                found[key] = Experiment.from_dict(json.loads(raw[0]), int(raw[1]))
+        return found
+
+    def delete_experiment(self, key: str) -> bool:
+        """Remove an experiment and all its data; False if it did not exist."""
+        removed = self._call(self._r.srem, self._key("exps"), key)
+        existed = bool(self._call(self._r.exists, self._x(key, "cfg")))
+        names = list(self.experiment_keys(key))
+        pipe = self._r.pipeline(transaction=False)
+        for i in range(0, len(names), 1000):
+            pipe.unlink(*names[i : i + 1000])
+        self._call(pipe.execute)
+        return bool(removed) or existed
+
+    def create_flag(self, flag: Flag) -> Flag:
+        """Store a new flag; ConflictError if it exists."""
+        version = self._save(self._key("f", "{" + flag.key + "}"), 0, flag.to_dict())
+        if version < 0:
+            raise ConflictError(f"flag {flag.key!r} already exists")
+        self._call(self._r.sadd, self._key("flags"), flag.key)
+        return Flag.from_dict(flag.to_dict(), version)
+
+    def save_flag(self, flag: Flag) -> Flag:
+        """Replace a flag if nobody changed it since it was read."""
+        key = self._key("f", "{" + flag.key + "}")
+        version = self._save(key, flag.version, flag.to_dict())
+        if version == -3:
+            raise NotFoundError(f"flag {flag.key!r} does not exist")
+        if version < 0:
+            raise ConflictError(f"flag {flag.key!r} changed meanwhile; retry")
+        return Flag.from_dict(flag.to_dict(), version)
+
+    def load_flags(self) -> dict[str, Flag]:
+        """Every flag definition (two round trips)."""
+        keys = sorted(k.decode() for k in self._call(self._r.smembers,
+                                                       self._key("flags")))  # fmt: skip
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(self._key("f", "{" + key + "}"), ["json", "ver"])
+        found: dict[str, Flag] = {}
+        for key, raw in zip(keys, self._call(pipe.execute), strict=True):
+            if raw[0] is not None:
+                found[key] = Flag.from_dict(json.loads(raw[0]), int(raw[1]))
+        return found
+
+    def delete_flag(self, key: str) -> bool:
+        """Remove a flag; False if it did not exist."""
+        self._call(self._r.srem, self._key("flags"), key)
+        return bool(self._call(self._r.unlink, self._key("f", "{" + key + "}")))
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except RedisError as exc:
+            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+
+    # -- the hot paths -------------------------------------------------------
+
+    def enroll(
+        self, exp: Experiment, user_id: str, candidate: int, now: float
+    ) -> tuple[int, int]:
+        """Return the user's sticky variation, enrolling them if new (one script).
+
+        Returns ``(status, variation)`` with status one of STICKY, ENROLLED,
+        EXCLUDED, FULL or STALE (``exp`` is older than Redis' copy: reload and
+        call again; nothing was written).
+        """
+        fp = fingerprint(user_id)
+        keys = [
+            self._x(exp.key, "cfg"),
+            self._x(exp.key, f"a:{_bucket(fp)}"),
+            self._x(exp.key, "c"),
+            self._x(exp.key, "log"),
+        ]
+        head = RECORD_HEAD.pack(EXPOSURE, int(now), fp)
+        args = [exp.version, fp[2:], candidate, exp.max_participants or 0, head]
+        status, variation = self._script("enroll", keys, args)
+        return int(status), int(variation)
+
+    def _track_call(
+        self, exp: Experiment, events: Sequence[PackedEvent]
+    ) -> tuple[list[str], list[Any]]:
+        x = self._x
+        keys = [x(exp.key, "cfg"), x(exp.key, "c"), x(exp.key, "log"), x(exp.key, "ev")]
+        args: list[Any] = [exp.version, MAX_EVENT_KEYS]
+        for e in events:
+            keys += (x(exp.key, f"a:{e.bucket}"), x(exp.key, f"u:{e.bucket}"),
+                     x(exp.key, f"d:{e.dedup_bucket}"))  # fmt: skip
+            args += (e.user_field, e.dedup_field, e.event, e.head, e.value, e.tail)
+        return keys, args
+
+    def track(
+        self, experiments: Sequence[Experiment], events: Sequence[PackedEvent]
+    ) -> dict[str, str | None]:
+        """Record ``events`` in every experiment given, in one pipelined round trip.
+
+        Each experiment's part is one atomic script. Returns, per experiment
+        key, one status character per event (see track.lua), or None when the
+        definition was stale and nothing was written there.
+        """
+        calls = [self._track_call(exp, events) for exp in experiments]
+        try:
+            results = self._run_many(calls)
+        except RedisError as exc:
+            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+        out: dict[str, str | None] = {}
+        for exp, res in zip(experiments, results, strict=True):
+            out[exp.key] = None if isinstance(res, int) else res.decode()
+        return out
+
+    def _run_many(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        if len(calls) == 1:  # no pipeline: saves its bookkeeping
+            keys, args = calls[0]
+            try:
+                return [self._r.evalsha(self._sha["track"], len(keys), *keys, *args)]
+            except NoScriptError:
+                self._load_scripts()
+                return [self._r.evalsha(self._sha["track"], len(keys), *keys, *args)]
+        pipe = self._r.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._sha["track"], len(keys), *keys, *args)
+        results = pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):
+            self._load_scripts()  # a NOSCRIPT call did not run: safe to redo
+            for i, r in enumerate(results):
+                if isinstance(r, NoScriptError):
+                    keys, args = calls[i]
+                    results[i] = self._r.evalsha(
+                        self._sha["track"], len(keys), *keys, *args
+                    )
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return list(results)
+
+    # -- reading -------------------------------------------------------------
+
+    def counters(self, exp: Experiment) -> dict[str, Any]:
+        """Live counts of an experiment by variation and event key (2 round trips)."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(self._x(exp.key, "c"))
+        pipe.hgetall(self._x(exp.key, "ev"))
+        raw, ids = self._call(pipe.execute)
+        names = {v.decode(): k.decode() for k, v in ids.items() if k != b"#"}
+        per_var: list[dict[str, Any]] = [
+            {"name": name, "participants": int(raw.get(f"p:{i}".encode(), 0)),
+             "events": {}}
+            for i, name in enumerate(exp.variations)
+        ]  # fmt: skip
+        kinds = {"u": "users", "k": "count", "s": "sum", "q": "sum_squares"}
+        for field, value in raw.items():
+            kind, _, rest = field.decode().partition(":")
+            if kind not in kinds or ":" not in rest:
+                continue
+            var, _, ev = rest.partition(":")
+            if int(var) >= len(per_var) or ev not in names:
+                continue
+            cell = per_var[int(var)]["events"].setdefault(
+                names[ev], {"users": 0, "count": 0, "sum": 0.0, "sum_squares": 0.0}
+            )
+            number = float(value) if kind in "sq" else int(value)
+            cell[kinds[kind]] = number
+        return {"participants": int(raw.get(b"n", 0)), "variations": per_var}
+
+    def log_length(self, experiment: str) -> int:
+        """Number of records in an experiment's event log (one round trip)."""
+        return int(self._call(self._r.llen, self._x(experiment, "log")))
+
+    def read_log(self, experiment: str, start: int, count: int) -> list[bytes]:
+        """Up to ``count`` raw records from position ``start`` (one round trip)."""
+        key = self._x(experiment, "log")
+        return list(self._call(self._r.lrange, key, start, start + count - 1))
+
+    def event_names(self, experiment: str) -> dict[int, str]:
+        """Event id → event key for an experiment's log records."""
+        raw = self._call(self._r.hgetall, self._x(experiment, "ev"))
+        return {int(v): k.decode() for k, v in raw.items() if k != b"#"}
