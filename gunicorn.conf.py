@@ -1,0 +1,41 @@
+"""Production gunicorn settings: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Values come from the ABFLASK_* environment variables (see abflask/config.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from abflask import config
+
+_settings = config.load()
+
+bind = _settings["ABFLASK_BIND"]
+workers = _settings["ABFLASK_WORKERS"]
+worker_class = "sync"
+# Sync workers serve one request at a time; a request should take about a
+# millisecond, so a worker stuck for 30 s is broken and gets replaced.
+timeout = 30
+graceful_timeout = 20
+keepalive = 2
+loglevel = _settings["ABFLASK_LOG_LEVEL"]
+errorlog = "-"
+accesslog = None  # per-request logging costs throughput; use the LB's logs
+proc_name = "abflask"
+# Each worker builds its own app: nothing is shared with the master.
+preload_app = False
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Give the worker fresh Redis connections of its own.
+
+    The app opens no connection before a request, and redis-py's pool also
+    notices a changed pid; resetting here makes the rule explicit and covers
+    ``preload_app = True``, where the master built the app before forking.
+    """
+    app = worker.app.wsgi()
+    services = app.extensions.get("abflask")
+    if services is not None:
+        services.store.reset_connections()
+    server.log.info("worker %s ready", worker.pid)
