@@ -41,9 +41,17 @@ MAX_FUTURE = 86_400.0
 """Seconds an event timestamp may lie ahead of the server clock."""
 
 EXPERIMENT_FIELDS = {
-    "key", "name", "variations", "weights", "coverage", "seed",
-    "hash_version", "max_participants", "metrics", "namespace",
-}  # fmt: skip
+    "key",
+    "name",
+    "variations",
+    "weights",
+    "coverage",
+    "seed",
+    "hash_version",
+    "max_participants",
+    "metrics",
+    "namespace",
+}
 PATCHABLE = {"name", "weights", "coverage", "max_participants", "metrics"}
 """Fields that may change once an experiment has started."""
 EVENT_FIELDS = {"user_id", "event", "value", "properties", "event_id", "timestamp"}
@@ -94,7 +102,7 @@ def _number(raw: Any, path: str, low: float, high: float) -> float:
 
 def _check_fields(payload: Any, allowed: set[str], path: str) -> Mapping[str, Any]:
     if not isinstance(payload, dict):
-        raise _fail(path, "must be a JSON object")
+        raise _fail(path or "body", "must be a JSON object")
     unknown = sorted(set(payload) - allowed)
     if unknown:
         raise _fail(f"{path}.{unknown[0]}" if path else unknown[0], "unknown field")
@@ -210,8 +218,12 @@ class Experiment:
         """draft or stopped → running."""
         if self.status not in ("draft", "stopped"):
             raise ConflictError(f"cannot start an experiment that is {self.status}")
-        return replace(self, status="running", started_at=self.started_at or now,
-                       stopped_at=None)  # fmt: skip
+        return replace(
+            self,
+            status="running",
+            started_at=now if self.started_at is None else self.started_at,
+            stopped_at=None,
+        )
 
     def stop(self, now: float) -> Experiment:
         """running → stopped; everyone then gets the first variation."""
@@ -229,7 +241,7 @@ class Experiment:
             self,
             status="completed",
             winner=self.variations.index(winner),
-            stopped_at=self.stopped_at or now,
+            stopped_at=now if self.stopped_at is None else self.stopped_at,
             completed_at=now,
         )
 
@@ -244,7 +256,8 @@ class Experiment:
                 raise ConflictError(
                     f"{locked[0]} cannot change once the experiment has started"
                 )
-        merged = {**self.to_dict(), **body, "key": self.key}
+        current = {k: v for k, v in self.to_dict().items() if k in EXPERIMENT_FIELDS}
+        merged = {**current, **body, "key": self.key}
         if "variations" in body and "weights" not in body:
             merged["weights"] = None
         fresh = parse_experiment(merged, now=self.created_at or 0.0)
@@ -320,14 +333,14 @@ def parse_experiment(payload: Any, now: float) -> Experiment:
     ):
         raise _fail("max_participants", "must be a positive integer or null")
     hash_version = body.get("hash_version", 2)
-    if hash_version not in (1, 2) or isinstance(hash_version, bool):
+    if type(hash_version) is not int or hash_version not in (1, 2):
         raise _fail("hash_version", "must be 1 or 2")
     seed = body.get("seed")
     coverage = body.get("coverage")
     return Experiment(
         key=key,
         variations=variations,
-        name=_text(body["name"], "name", MAX_NAME) if body.get("name") else key,
+        name=key if body.get("name") is None else _text(body["name"], "name", MAX_NAME),
         weights=_weights(body.get("weights"), len(variations)),
         coverage=1.0 if coverage is None else _number(coverage, "coverage", 0, 1),
         seed=_text(seed, "seed", MAX_STRING) if seed is not None else key,
@@ -357,8 +370,9 @@ class Flag:
 
     def is_on(self, user_id: str) -> bool:
         """Enabled, and the user hashes inside the rollout share."""
-        return self.enabled and core.in_rollout(user_id, self.seed or self.key,
-                                                self.rollout)  # fmt: skip
+        return self.enabled and core.in_rollout(
+            user_id, self.seed or self.key, self.rollout
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form (also what is stored in Redis)."""
@@ -401,7 +415,8 @@ def parse_flag(payload: Any, now: float, current: Flag | None = None) -> Flag:
     if not isinstance(enabled, bool):
         raise _fail("enabled", "must be true or false")
     rollout = body.get("rollout", 1.0)
-    description = body.get("description") or ""
+    description = body.get("description")
+    description = "" if description is None else description
     if not isinstance(description, str) or len(description) > 1000:
         raise _fail("description", "must be a string of at most 1000 characters")
     seed = body.get("seed")
