@@ -247,8 +247,9 @@ class Store:
 
     def load_experiments(self) -> dict[str, Experiment]:
         """Every experiment definition (two round trips)."""
-        keys = sorted(k.decode() for k in self._call(self._r.smembers,
-                                                       self._key("exps")))  # fmt: skip
+        keys = sorted(
+            k.decode() for k in self._call(self._r.smembers, self._key("exps"))
+        )
         pipe = self._r.pipeline(transaction=False)
         for key in keys:
             pipe.hmget(self._x(key, "cfg"), ["json", "ver"])
@@ -289,8 +290,9 @@ class Store:
 
     def load_flags(self) -> dict[str, Flag]:
         """Every flag definition (two round trips)."""
-        keys = sorted(k.decode() for k in self._call(self._r.smembers,
-                                                       self._key("flags")))  # fmt: skip
+        keys = sorted(
+            k.decode() for k in self._call(self._r.smembers, self._key("flags"))
+        )
         pipe = self._r.pipeline(transaction=False)
         for key in keys:
             pipe.hmget(self._key("f", "{" + key + "}"), ["json", "ver"])
@@ -341,8 +343,11 @@ class Store:
         keys = [x(exp.key, "cfg"), x(exp.key, "c"), x(exp.key, "log"), x(exp.key, "ev")]
         args: list[Any] = [exp.version, MAX_EVENT_KEYS]
         for e in events:
-            keys += (x(exp.key, f"a:{e.bucket}"), x(exp.key, f"u:{e.bucket}"),
-                     x(exp.key, f"d:{e.dedup_bucket}"))  # fmt: skip
+            keys += (
+                x(exp.key, f"a:{e.bucket}"),
+                x(exp.key, f"u:{e.bucket}"),
+                x(exp.key, f"d:{e.dedup_bucket}"),
+            )
             args += (e.user_field, e.dedup_field, e.event, e.head, e.value, e.tail)
         return keys, args
 
@@ -400,10 +405,13 @@ class Store:
         raw, ids = self._call(pipe.execute)
         names = {v.decode(): k.decode() for k, v in ids.items() if k != b"#"}
         per_var: list[dict[str, Any]] = [
-            {"name": name, "participants": int(raw.get(f"p:{i}".encode(), 0)),
-             "events": {}}
+            {
+                "name": name,
+                "participants": int(raw.get(f"p:{i}".encode(), 0)),
+                "events": {},
+            }
             for i, name in enumerate(exp.variations)
-        ]  # fmt: skip
+        ]
         kinds = {"u": "users", "k": "count", "s": "sum", "q": "sum_squares"}
         for field, value in raw.items():
             kind, _, rest = field.decode().partition(":")
