@@ -35,6 +35,8 @@ PREFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,16}")
 """Redis key prefixes: short, lowercase, no colon."""
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SECRETS = frozenset({"ABFLASK_ADMIN_TOKEN"})
+"""Variables whose values never appear in error messages."""
 
 
 def default_workers() -> int:
@@ -102,10 +104,18 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
 
 def _bind(raw: str) -> str:
     if raw.startswith("unix:"):
+        if len(raw) == len("unix:"):
+            raise ValueError("unix: needs a socket path")
         return raw
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("must be HOST:PORT or unix:PATH")
+    return raw
+
+
+def _nonblank(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be blank")
     return raw
 
 
@@ -127,7 +137,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "ABFLASK_BIND": _bind,
     "ABFLASK_WORKERS": _integer(1, 256),
     "ABFLASK_LOG_LEVEL": _level,
-    "ABFLASK_DATA_DIR": str,
+    "ABFLASK_DATA_DIR": _nonblank,
 }
 
 
@@ -146,7 +156,8 @@ def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             parsed[name] = parse(raw.strip())
         except ValueError as exc:
-            problems.append(f"{name}={raw!r}: {exc}")
+            shown = "(hidden)" if name in SECRETS else repr(raw)
+            problems.append(f"{name}={shown}: {exc}")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return parsed

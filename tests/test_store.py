@@ -256,3 +256,16 @@ def test_unreachable_redis_raises_storage_unavailable(tmp_path: object) -> None:
         dead.enroll(exp, "u1", 0, NOW)
     with pytest.raises(StorageUnavailable):
         dead.track([exp, exp], [event("u1")])
+
+
+def test_readme_keyspace_table_matches_store_docstring() -> None:
+    """The README repeats store.py's keyspace table word for word."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| `ab:")]
+
+    assert rows(st.__doc__ or "") != []
+    assert rows(readme) == rows(st.__doc__ or "")
