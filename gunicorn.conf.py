@@ -33,12 +33,13 @@ preload_app = False
 def post_fork(server: Any, worker: Any) -> None:
     """Give the worker fresh Redis connections of its own.
 
-    The app opens no connection before a request, and redis-py's pool also
-    notices a changed pid; resetting here makes the rule explicit and covers
-    ``preload_app = True``, where the master built the app before forking.
+    Only matters with ``preload_app = True``, where the master built the app
+    before forking; the app opens no connection before a request anyway, and
+    redis-py's pool also notices a changed pid. The app is not loaded here
+    when it is not preloaded: until ``init_process`` installs the worker's
+    signal handlers a slow hook would make the worker miss a TERM.
     """
-    app = worker.app.wsgi()
-    services = app.extensions.get("abflask")
+    app = getattr(worker.app, "callable", None)
+    services = app.extensions.get("abflask") if app is not None else None
     if services is not None:
         services.store.reset_connections()
-    server.log.info("worker %s ready", worker.pid)
