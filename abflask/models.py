@@ -8,31 +8,25 @@ a request is fully checked before anything is written.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from abflask import core
-from abflask.errors import ConflictError, ValidationError
-
-KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-"""Experiment and flag keys (they appear in Redis keys and URLs)."""
-
-EVENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
-"""Event keys; a leading ``$`` is reserved for the service (``$exposure``)."""
+from abflask.errors import ConflictError
+from abflask.fields import MAX_STRING, parse_event_key, parse_key, parse_user_id
+from abflask.fields import check_fields as _check_fields
+from abflask.fields import fail as _fail
+from abflask.fields import number as _number
+from abflask.fields import text as _text
 
 STATUSES = ("draft", "running", "stopped", "completed")
-MAX_USER_ID = 256
-"""Characters in a user id."""
 MAX_NAME = 200
 """Characters in an experiment's display name."""
 MAX_VARIATIONS = 20
 MAX_METRICS = 50
 MAX_PROPERTIES = 20
 """Keys in one event's ``properties``."""
-MAX_STRING = 256
-"""Characters in a property value, an event id or a seed."""
 MAX_ABS_VALUE = 1e15
 """Largest magnitude of an event ``value``; keeps sums of squares finite."""
 MIN_TIMESTAMP = 946_684_800.0
@@ -55,58 +49,6 @@ EXPERIMENT_FIELDS = {
 PATCHABLE = {"name", "weights", "coverage", "max_participants", "metrics"}
 """Fields that may change once an experiment has started."""
 EVENT_FIELDS = {"user_id", "event", "value", "properties", "event_id", "timestamp"}
-
-
-def _fail(path: str, message: str) -> ValidationError:
-    return ValidationError(path, f"{path}: {message}")
-
-
-def parse_key(raw: Any, path: str = "key") -> str:
-    """A safe slug: 1-64 of ``A-Z a-z 0-9 _ . -``."""
-    if not isinstance(raw, str) or not KEY_RE.fullmatch(raw):
-        raise _fail(path, "must be 1-64 characters of A-Z a-z 0-9 _ . -")
-    return raw
-
-
-def parse_user_id(raw: Any, path: str = "user_id") -> str:
-    """1-256 printable characters; JSON integers are accepted as their digits."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)
-    if raw is None or raw == "":
-        raise _fail(path, "is required")
-    if not isinstance(raw, str):
-        raise _fail(path, "must be a string")
-    if len(raw) > MAX_USER_ID:
-        raise _fail(path, f"must be at most {MAX_USER_ID} characters")
-    if not raw.isprintable():
-        raise _fail(path, "must contain only printable characters")
-    return raw
-
-
-def _text(raw: Any, path: str, limit: int) -> str:
-    if not isinstance(raw, str) or not raw or len(raw) > limit:
-        raise _fail(path, f"must be a string of 1-{limit} characters")
-    if not raw.isprintable():
-        raise _fail(path, "must contain only printable characters")
-    return raw
-
-
-def _number(raw: Any, path: str, low: float, high: float) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise _fail(path, "must be a number")
-    value = float(raw)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise _fail(path, f"must be a finite number between {low:g} and {high:g}")
-    return value
-
-
-def _check_fields(payload: Any, allowed: set[str], path: str) -> Mapping[str, Any]:
-    if not isinstance(payload, dict):
-        raise _fail(path or "body", "must be a JSON object")
-    unknown = sorted(set(payload) - allowed)
-    if unknown:
-        raise _fail(f"{path}.{unknown[0]}" if path else unknown[0], "unknown field")
-    return payload
 
 
 @dataclass(frozen=True)
@@ -429,13 +371,6 @@ def parse_flag(payload: Any, now: float, current: Flag | None = None) -> Flag:
         updated_at=now,
         version=current.version if current else 0,
     )
-
-
-def parse_event_key(raw: Any, path: str = "event") -> str:
-    """1-64 of ``A-Z a-z 0-9 _ . : -``, not starting with ``$``, ``.``, ``:``, ``-``."""
-    if not isinstance(raw, str) or not EVENT_RE.fullmatch(raw):
-        raise _fail(path, "must be 1-64 characters of A-Z a-z 0-9 _ . : -")
-    return raw
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,8 @@ from abflask.api import json_body
 from abflask.app import services
 from abflask.auth import check_admin, require_admin
 from abflask.errors import ConflictError, NotFoundError
-from abflask.models import (
-    Experiment,
-    Flag,
-    parse_experiment,
-    parse_flag,
-    parse_key,
-    parse_user_id,
-)
+from abflask.fields import parse_key, parse_user_id
+from abflask.models import Experiment, Flag, parse_experiment, parse_flag
 
 bp = Blueprint("admin", __name__)
 

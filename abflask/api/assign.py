@@ -11,7 +11,8 @@ from flask import Blueprint, current_app, request
 from abflask import store as st
 from abflask.app import services
 from abflask.errors import NotFoundError, StorageUnavailable, ValidationError
-from abflask.models import Experiment, parse_key, parse_user_id
+from abflask.fields import parse_key, parse_user_id
+from abflask.models import Experiment
 
 logger = logging.getLogger(__name__)
 
