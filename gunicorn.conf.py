@@ -18,7 +18,6 @@ worker_class = "sync"
 # millisecond, so a worker stuck for 30 s is broken and gets replaced.
 timeout = 30
 graceful_timeout = 20
-keepalive = 2
 loglevel = _settings["ABFLASK_LOG_LEVEL"]
 errorlog = "-"
 accesslog = None  # per-request logging costs throughput; use the LB's logs
