@@ -33,7 +33,8 @@ import hashlib
 import json
 import logging
 import struct
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -59,6 +60,8 @@ RECORD = struct.Struct("<BBI8s")
 EXPOSURE, HAS_VALUE, HAS_PROPERTIES = 1, 2, 4
 """Record flag bits."""
 SCRIPTS = ("save", "enroll", "track")
+BREAKER_SECONDS = 0.5
+"""Seconds calls fail fast after Redis was found unreachable."""
 
 STALE, STICKY, ENROLLED, EXCLUDED, FULL = -1, 0, 1, 2, 3
 """Statuses returned by ``Store.enroll``."""
@@ -147,9 +150,17 @@ class Store:
     first command, so a Store may be built before gunicorn forks.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "ab") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "ab",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._r = client
         self.prefix = prefix
+        self._clock = clock
+        self._down_until = 0.0
         self._source = {
             name: (resources.files("abflask") / "lua" / f"{name}.lua").read_text()
             for name in SCRIPTS
@@ -191,15 +202,33 @@ class Store:
 
     # -- plumbing --------------------------------------------------------------
 
-    def _script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """Run one Redis operation; every failure becomes StorageUnavailable.
+
+        After a connection failure or timeout, calls fail fast for
+        ``BREAKER_SECONDS`` instead of each waiting out its own timeout: a
+        Redis that vanished must not tie up every worker (a successful
+        ``ping`` closes the breaker early).
+        """
+        if self._clock() < self._down_until:
+            raise StorageUnavailable("Redis was unreachable a moment ago")
         try:
-            try:
-                return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
-            except NoScriptError:
-                self._load_scripts()
-                return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+            return fn(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down_until = self._clock() + BREAKER_SECONDS
+            raise StorageUnavailable(f"Redis unreachable: {exc}", exc) from exc
         except RedisError as exc:
             raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+
+    def _evalsha(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+        except NoScriptError:  # first use, or after a restart or SCRIPT FLUSH
+            self._load_scripts()
+            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+
+    def _script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return self._call(self._evalsha, name, keys, args)
 
     def _load_scripts(self) -> None:
         for src in self._source.values():
@@ -210,11 +239,14 @@ class Store:
         self._r.connection_pool.reset()
 
     def ping(self) -> bool:
-        """Whether Redis answers PING (one round trip)."""
+        """Whether Redis answers PING (one round trip, even while the breaker
+        is open; an answer closes it)."""
         try:
-            return bool(self._r.ping())
+            answered = bool(self._r.ping())
         except RedisError:
             return False
+        self._down_until = 0.0
+        return answered
 
     # -- definitions ---------------------------------------------------------
 
@@ -307,12 +339,6 @@ class Store:
         self._call(self._r.srem, self._key("flags"), key)
         return bool(self._call(self._r.unlink, self._key("f", "{" + key + "}")))
 
-    def _call(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except RedisError as exc:
-            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
-
     # -- the hot paths -------------------------------------------------------
 
     def enroll(
@@ -361,10 +387,7 @@ class Store:
         definition was stale and nothing was written there.
         """
         calls = [self._track_call(exp, events) for exp in experiments]
-        try:
-            results = self._run_many(calls)
-        except RedisError as exc:
-            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+        results = self._call(self._run_many, calls)
         out: dict[str, str | None] = {}
         for exp, res in zip(experiments, results, strict=True):
             out[exp.key] = None if isinstance(res, int) else res.decode()
@@ -372,12 +395,7 @@ class Store:
 
     def _run_many(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         if len(calls) == 1:  # no pipeline: saves its bookkeeping
-            keys, args = calls[0]
-            try:
-                return [self._r.evalsha(self._sha["track"], len(keys), *keys, *args)]
-            except NoScriptError:
-                self._load_scripts()
-                return [self._r.evalsha(self._sha["track"], len(keys), *keys, *args)]
+            return [self._evalsha("track", *calls[0])]
         pipe = self._r.pipeline(transaction=False)
         for keys, args in calls:
             pipe.evalsha(self._sha["track"], len(keys), *keys, *args)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 
 import pytest
 import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from abflask import store as st
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
@@ -269,3 +272,46 @@ def test_readme_keyspace_table_matches_store_docstring() -> None:
 
     assert rows(st.__doc__ or "") != []
     assert rows(readme) == rows(st.__doc__ or "")
+
+
+def pending_connections(listener: socket.socket) -> int:
+    """Accept (and count) every connection waiting on ``listener``."""
+    count = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def test_breaker_fails_fast_after_redis_stops_answering() -> None:
+    """A Redis that accepts but never answers costs one timeout, not one per call."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    now = [100.0]
+    client = redis_py.Redis(
+        port=port,
+        socket_timeout=0.1,
+        socket_connect_timeout=0.1,
+        retry=Retry(NoBackoff(), 0),
+    )
+    hung = Store(client, clock=lambda: now[0])
+    exp = Experiment(key="exp", variations=("a", "b"), status="running")
+    try:
+        with pytest.raises(StorageUnavailable):
+            hung.enroll(exp, "u1", 0, NOW)
+        assert pending_connections(listener) == 1
+        for _ in range(20):
+            with pytest.raises(StorageUnavailable):
+                hung.enroll(exp, "u1", 0, NOW)
+        assert pending_connections(listener) == 0  # nothing was sent
+        now[0] += st.BREAKER_SECONDS
+        with pytest.raises(StorageUnavailable):
+            hung.track([exp], [event("u1")])
+        assert pending_connections(listener) == 1  # tried again after the pause
+    finally:
+        client.close()
+        listener.close()
