@@ -60,6 +60,8 @@ RECORD = struct.Struct("<BBI8s")
 EXPOSURE, HAS_VALUE, HAS_PROPERTIES = 1, 2, 4
 """Record flag bits."""
 SCRIPTS = ("save", "enroll", "track")
+KINDS = {"exps": "experiment", "flags": "flag"}
+"""Registry set → what its members are called in error messages."""
 BREAKER_SECONDS = 0.5
 """Seconds calls fail fast after Redis was found unreachable."""
 
@@ -250,51 +252,72 @@ class Store:
 
     # -- definitions ---------------------------------------------------------
 
-    def _save(self, key: str, version: int, data: dict[str, Any]) -> int:
-        return int(self._script("save", [key], [version, json.dumps(data)]))
+    # -- definitions: experiments and flags, each a versioned JSON document --
+
+    def _cfg(self, experiment: str) -> str:
+        return self._x(experiment, "cfg")
+
+    def _flag(self, flag: str) -> str:
+        return self._key("f", "{" + flag + "}")
+
+    def _create(self, registry: str, key: str, data: dict[str, Any]) -> int:
+        """Write a new definition (save.lua, NX), then list it in ``registry``."""
+        what = f"{KINDS[registry]} {data['key']!r}"
+        version = int(self._script("save", [key], [0, json.dumps(data)]))
+        if version < 0:
+            raise ConflictError(f"{what} already exists")
+        self._call(self._r.sadd, self._key(registry), data["key"])
+        return version
+
+    def _replace(
+        self, registry: str, key: str, version: int, data: dict[str, Any]
+    ) -> int:
+        """Overwrite a definition if it is still at ``version`` (save.lua CAS)."""
+        what = f"{KINDS[registry]} {data['key']!r}"
+        new = int(self._script("save", [key], [version, json.dumps(data)]))
+        if new == -3:
+            raise NotFoundError(f"{what} does not exist")
+        if new < 0:
+            raise ConflictError(f"{what} changed meanwhile; retry")
+        return new
+
+    def _load(
+        self, registry: str, key_of: Callable[[str], str]
+    ) -> list[tuple[dict[str, Any], int]]:
+        """Every listed definition with its version (two round trips)."""
+        names = sorted(
+            k.decode() for k in self._call(self._r.smembers, self._key(registry))
+        )
+        pipe = self._r.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(key_of(name), ["json", "ver"])
+        rows = self._call(pipe.execute)
+        return [(json.loads(raw), int(ver)) for raw, ver in rows if raw is not None]
 
     def create_experiment(self, exp: Experiment) -> Experiment:
         """Store a new experiment (round trips: 2); ConflictError if it exists."""
-        version = self._save(self._x(exp.key, "cfg"), 0, exp.to_dict())
-        if version < 0:
-            raise ConflictError(f"experiment {exp.key!r} already exists")
-        self._call(self._r.sadd, self._key("exps"), exp.key)
+        version = self._create("exps", self._cfg(exp.key), exp.to_dict())
         return Experiment.from_dict(exp.to_dict(), version)
 
     def save_experiment(self, exp: Experiment) -> Experiment:
         """Replace an experiment if nobody changed it since it was read."""
-        version = self._save(self._x(exp.key, "cfg"), exp.version, exp.to_dict())
-        if version == -3:
-            raise NotFoundError(f"experiment {exp.key!r} does not exist")
-        if version < 0:
-            raise ConflictError(f"experiment {exp.key!r} changed meanwhile; retry")
+        version = self._replace("exps", self._cfg(exp.key), exp.version, exp.to_dict())
         return Experiment.from_dict(exp.to_dict(), version)
 
     def get_experiment(self, key: str) -> Experiment | None:
         """Read one experiment definition (one round trip)."""
-        raw = self._call(self._r.hmget, self._x(key, "cfg"), ["json", "ver"])
-        if raw[0] is None:
-            return None
-        return Experiment.from_dict(json.loads(raw[0]), int(raw[1]))
+        raw, ver = self._call(self._r.hmget, self._cfg(key), ["json", "ver"])
+        return None if raw is None else Experiment.from_dict(json.loads(raw), int(ver))
 
     def load_experiments(self) -> dict[str, Experiment]:
         """Every experiment definition (two round trips)."""
-        keys = sorted(
-            k.decode() for k in self._call(self._r.smembers, self._key("exps"))
-        )
-        pipe = self._r.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(self._x(key, "cfg"), ["json", "ver"])
-        found: dict[str, Experiment] = {}
-        for key, raw in zip(keys, self._call(pipe.execute), strict=True):
-            if raw[0] is not None:
-                found[key] = Experiment.from_dict(json.loads(raw[0]), int(raw[1]))
-        return found
+        rows = self._load("exps", self._cfg)
+        return {d["key"]: Experiment.from_dict(d, ver) for d, ver in rows}
 
     def delete_experiment(self, key: str) -> bool:
         """Remove an experiment and all its data; False if it did not exist."""
         removed = self._call(self._r.srem, self._key("exps"), key)
-        existed = bool(self._call(self._r.exists, self._x(key, "cfg")))
+        existed = bool(self._call(self._r.exists, self._cfg(key)))
         names = list(self.experiment_keys(key))
         pipe = self._r.pipeline(transaction=False)
         for i in range(0, len(names), 1000):
@@ -304,40 +327,27 @@ class Store:
 
     def create_flag(self, flag: Flag) -> Flag:
         """Store a new flag; ConflictError if it exists."""
-        version = self._save(self._key("f", "{" + flag.key + "}"), 0, flag.to_dict())
-        if version < 0:
-            raise ConflictError(f"flag {flag.key!r} already exists")
-        self._call(self._r.sadd, self._key("flags"), flag.key)
+        version = self._create("flags", self._flag(flag.key), flag.to_dict())
         return Flag.from_dict(flag.to_dict(), version)
 
     def save_flag(self, flag: Flag) -> Flag:
         """Replace a flag if nobody changed it since it was read."""
-        key = self._key("f", "{" + flag.key + "}")
-        version = self._save(key, flag.version, flag.to_dict())
-        if version == -3:
-            raise NotFoundError(f"flag {flag.key!r} does not exist")
-        if version < 0:
-            raise ConflictError(f"flag {flag.key!r} changed meanwhile; retry")
+        version = self._replace(
+            "flags", self._flag(flag.key), flag.version, flag.to_dict()
+        )
         return Flag.from_dict(flag.to_dict(), version)
 
     def load_flags(self) -> dict[str, Flag]:
         """Every flag definition (two round trips)."""
-        keys = sorted(
-            k.decode() for k in self._call(self._r.smembers, self._key("flags"))
-        )
-        pipe = self._r.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(self._key("f", "{" + key + "}"), ["json", "ver"])
-        found: dict[str, Flag] = {}
-        for key, raw in zip(keys, self._call(pipe.execute), strict=True):
-            if raw[0] is not None:
-                found[key] = Flag.from_dict(json.loads(raw[0]), int(raw[1]))
-        return found
+        return {
+            d["key"]: Flag.from_dict(d, ver)
+            for d, ver in self._load("flags", self._flag)
+        }
 
     def delete_flag(self, key: str) -> bool:
         """Remove a flag; False if it did not exist."""
         self._call(self._r.srem, self._key("flags"), key)
-        return bool(self._call(self._r.unlink, self._key("f", "{" + key + "}")))
+        return bool(self._call(self._r.unlink, self._flag(key)))
 
     # -- the hot paths -------------------------------------------------------
 
@@ -352,7 +362,7 @@ class Store:
         """
         fp = fingerprint(user_id)
         keys = [
-            self._x(exp.key, "cfg"),
+            self._cfg(exp.key),
             self._x(exp.key, f"a:{_bucket(fp)}"),
             self._x(exp.key, "c"),
             self._x(exp.key, "log"),
