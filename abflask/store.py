@@ -21,10 +21,7 @@ measured with the bundled Redis, see the README):
 | `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
 | `ab:x:{E}:d:<b>` | hash, listpack | event_id field (6 bytes of its fingerprint) → 1, for deduplication | ~10 per event with an event_id |
 
-Event log record (little-endian): ``B`` variation index, ``B`` flags (1
-exposure, 2 has value, 4 has properties), ``I`` epoch seconds, ``8s`` user
-fingerprint; events add ``H`` event id, then ``d`` value if flagged, then the
-properties as UTF-8 JSON to the end if flagged.
+The event log record layout is in ``abflask/records.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +43,13 @@ from redis.retry import Retry
 
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.models import Event, Experiment, Flag
+from abflask.records import (
+    EXPOSURE,
+    HAS_PROPERTIES,
+    HAS_VALUE,
+    RECORD_HEAD,
+    fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +57,6 @@ BUCKETS = 16384
 """Assignment, user-metric and dedup buckets per experiment (a power of two)."""
 MAX_EVENT_KEYS = 65535
 """Distinct event keys one experiment records (event ids are 16 bits)."""
-RECORD_HEAD = struct.Struct("<BI8s")
-"""Flags, epoch seconds and user fingerprint, as written by Python."""
-RECORD = struct.Struct("<BBI8s")
-"""Variation, flags, epoch seconds, fingerprint: the first 14 bytes of a record."""
-EXPOSURE, HAS_VALUE, HAS_PROPERTIES = 1, 2, 4
-"""Record flag bits."""
 SCRIPTS = ("save", "enroll", "track")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
@@ -67,39 +65,6 @@ BREAKER_SECONDS = 0.5
 
 STALE, STICKY, ENROLLED, EXCLUDED, FULL = -1, 0, 1, 2, 3
 """Statuses returned by ``Store.enroll``."""
-
-
-def fingerprint(value: str) -> bytes:
-    """8 bytes of BLAKE2b: the identity under which a user or event id is stored."""
-    return hashlib.blake2b(value.encode(), digest_size=8).digest()
-
-
-@dataclass(frozen=True)
-class Record:
-    """One decoded entry of an experiment's event log."""
-
-    variation: int
-    exposure: bool
-    timestamp: int
-    user: bytes
-    event_id: int | None = None
-    value: float | None = None
-    properties: dict[str, Any] | None = None
-
-
-def decode_record(raw: bytes) -> Record:
-    """Unpack one log record (see the module docstring for the layout)."""
-    variation, flags, ts, user = RECORD.unpack_from(raw)
-    if flags & EXPOSURE:
-        return Record(variation, True, ts, user)
-    (event_id,) = struct.unpack_from("<H", raw, 14)
-    offset = 16
-    value = None
-    if flags & HAS_VALUE:
-        (value,) = struct.unpack_from("<d", raw, offset)
-        offset += 8
-    props = json.loads(raw[offset:]) if flags & HAS_PROPERTIES else None
-    return Record(variation, False, ts, user, event_id, value, props)
 
 
 @dataclass(frozen=True)

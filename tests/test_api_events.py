@@ -9,7 +9,7 @@ import redis as redis_py
 from conftest import PREFIX, Admin, make_app, snapshot
 from flask.testing import FlaskClient
 
-from abflask.store import decode_record, fingerprint
+from abflask.records import decode_record, fingerprint
 
 LOG = f"{PREFIX}:x:{{exp}}:log"
 

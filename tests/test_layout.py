@@ -54,7 +54,9 @@ def test_every_lua_script_documents_keys_argv_and_returns() -> None:
             assert word in header, f"{script.name} header lacks {word}"
 
 
-@pytest.mark.parametrize("module", ["abflask.core", "abflask.fields", "abflask.models"])
+@pytest.mark.parametrize(
+    "module", ["abflask.core", "abflask.fields", "abflask.models", "abflask.records"]
+)
 def test_pure_modules_import_no_io_library(module: str) -> None:
     code = (
         f"import sys, {module}; "

@@ -12,7 +12,7 @@ from conftest import ADMIN_TOKEN, PREFIX, make_app
 from flask.testing import FlaskClient
 
 from abflask import core, localredis
-from abflask.store import decode_record
+from abflask.records import decode_record
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -14,7 +14,8 @@ from abflask import store as st
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.localredis import LocalRedis
 from abflask.models import Event, Experiment, Flag
-from abflask.store import Store, decode_record, pack_event
+from abflask.records import Record, decode_record, fingerprint
+from abflask.store import Store, pack_event
 
 NOW = 1_790_000_000.0
 
@@ -91,9 +92,7 @@ def test_enroll_writes_counters_and_one_exposure(store: Store) -> None:
     assert store.counters(exp)["variations"][1]["participants"] == 1
     records = [decode_record(r) for r in store.read_log("exp", 0, 10)]
     assert records == [
-        st.Record(
-            variation=1, exposure=True, timestamp=int(NOW), user=st.fingerprint("u1")
-        )
+        Record(variation=1, exposure=True, timestamp=int(NOW), user=fingerprint("u1"))
     ]
 
 
