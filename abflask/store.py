@@ -19,7 +19,7 @@ measured with the bundled Redis, see the README):
 | `ab:x:{E}:log` | list | the event log: one packed record per exposure and per event (layout below) | 16 per exposure, 18 per event, 26 with a value |
 | `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given | per event key ~20 |
 | `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
-| `ab:x:{E}:d:<b>` | hash, listpack | event_id field (6 bytes of its fingerprint) → 1, for deduplication | ~10 per event with an event_id |
+| `ab:x:{E}:d:<b>` | hash, listpack | user and event_id field (6 bytes of their fingerprint) → 1, for deduplication | ~10 per event with an event_id |
 
 The event log record layout is in ``abflask/records.py``.
 """
@@ -92,7 +92,12 @@ def pack_event(event: Event) -> PackedEvent:
     if event.properties:
         flags |= HAS_PROPERTIES
         tail += json.dumps(event.properties, separators=(",", ":")).encode()
-    dedup_fp = fingerprint(event.event_id) if event.event_id is not None else b""
+    # An event_id is scoped to its user: clients often number events per user.
+    dedup_fp = (
+        fingerprint(event.user_id + "\x1f" + event.event_id)
+        if event.event_id is not None
+        else b""
+    )
     return PackedEvent(
         bucket=_bucket(fp),
         user_field=fp[2:],

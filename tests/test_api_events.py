@@ -251,3 +251,16 @@ def test_oversize_request_is_413_json(
     assert response.status_code == 413
     assert response.json["error"] == "request_entity_too_large"
     assert snapshot(redis) == before
+
+
+def test_same_event_id_of_different_users_is_not_a_duplicate(
+    client: FlaskClient, redis: redis_py.Redis, enrolled: list[str]
+) -> None:
+    batch = [{"user_id": u, "event": "buy", "event_id": "1"} for u in enrolled]
+    response = client.post("/track/batch", json={"events": batch})
+    assert response.json["duplicates"] == 0
+    again = client.post(
+        "/track", json={"user_id": "u2", "event": "buy", "event_id": "1"}
+    )
+    assert again.json["duplicates"] == 1
+    assert len(events_in_log(redis)) == 3

@@ -37,17 +37,18 @@ def track_batch() -> tuple[dict[str, Any], int]:
 def record(events: list[Event]) -> dict[str, Any]:
     """Append ``events`` to every running experiment their users are in.
 
-    Repeats of one ``event_id`` (within the request, or already stored) count
-    as duplicates and are stored once. ``recorded`` counts (event, experiment)
-    records written; events of users enrolled nowhere are accepted and ignored.
+    Repeats of one user's ``event_id`` (within the request, or already
+    stored) count as duplicates and are stored once. ``recorded`` counts
+    (event, experiment) records written; events of users enrolled nowhere are
+    accepted and ignored.
     """
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     unique: list[Event] = []
     for event in events:
         if event.event_id is not None:
-            if event.event_id in seen:
+            if (event.user_id, event.event_id) in seen:
                 continue
-            seen.add(event.event_id)
+            seen.add((event.user_id, event.event_id))
         unique.append(event)
     duplicate = [False] * len(unique)
     dropped = [False] * len(unique)
