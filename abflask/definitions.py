@@ -92,7 +92,10 @@ class Definitions:
                 return default_experiment(key, self._wall())
             raise
         if found is None and key == self.default_key:
-            found = self._create_default()
+            try:
+                found = self._create_default()
+            except StorageUnavailable:
+                return default_experiment(key, self._wall())
         if found is None:
             raise NotFoundError(f"experiment {key!r} does not exist")
         return found

@@ -123,3 +123,20 @@ def test_cold_start_without_redis(restartable: Restartable) -> None:
     admin = client.get("/experiments", headers=AUTH)
     assert admin.status_code == 503
     restartable.start()
+
+
+def test_default_experiment_answers_when_redis_dies_before_creating_it(
+    restartable: Restartable,
+) -> None:
+    """Definitions were loaded (no default yet), then Redis went away."""
+    client = make_app(restartable.url, ABFLASK_CONFIG_TTL=3600.0).test_client()
+    created = client.post(
+        "/experiments", headers=AUTH, json={"key": "other", "variations": ["a", "b"]}
+    )
+    assert created.status_code == 201
+    assert client.get("/process_user?user_id=u1&experiment=other").status_code == 200
+    restartable.stop()
+    answer = client.get("/process_user?user_id=u1")
+    assert answer.status_code == 200
+    assert (answer.json["stored"], answer.json["reason"]) == (False, "unavailable")
+    restartable.start()

@@ -90,13 +90,13 @@ def assign(key: str, user_id: str, now: float) -> dict[str, Any]:
         candidate = exp.candidate(user_id)
         try:
             status, variation = svc.store.enroll(exp, user_id, candidate, now)
+            if status in OUTCOMES:
+                return _answer(user_id, exp, max(variation, 0), OUTCOMES[status])
+            refreshed = svc.definitions.refresh(key)  # stale: re-read, decide again
         except StorageUnavailable as exc:
             logger.warning("assignment not stored: %s", exc)
             outcome = (candidate >= 0, False, False, "unavailable")
             return _answer(user_id, exp, max(candidate, 0), outcome)
-        if status in OUTCOMES:
-            return _answer(user_id, exp, max(variation, 0), OUTCOMES[status])
-        refreshed = svc.definitions.refresh(key)  # stale: re-read and decide again
         if refreshed is None:
             raise NotFoundError(f"experiment {key!r} does not exist")
         exp = refreshed
