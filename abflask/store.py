@@ -20,6 +20,9 @@ measured with the bundled Redis, see the README):
 | `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given | per event key ~20 |
 | `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
 | `ab:x:{E}:d:<b>` | hash, listpack | user and event_id field (6 bytes of their fingerprint) → 1, for deduplication | ~10 per event with an event_id |
+| `ab:x:{E}:an` | hash | analysis bookmark: `pos` log records analysed, `state` id of the analysis state file holding the per-user aggregates, `at` time | ~100 |
+| `ab:x:{E}:res` | string | latest analysis results, JSON (served by `GET /experiments/E/results`) | ~1-10 KiB |
+| `ab:lock:analysis` | string | token of the running analysis job; expires by itself | ~60 |
 
 The event log record layout is in ``abflask/records.py``.
 """
@@ -57,7 +60,7 @@ BUCKETS = 16384
 """Assignment, user-metric and dedup buckets per experiment (a power of two)."""
 MAX_EVENT_KEYS = 65535
 """Distinct event keys one experiment records (event ids are 16 bits)."""
-SCRIPTS = ("save", "enroll", "track")
+SCRIPTS = ("save", "enroll", "track", "unlock")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
 BREAKER_SECONDS = 0.5
@@ -166,7 +169,7 @@ class Store:
 
     def experiment_keys(self, experiment: str) -> Iterator[str]:
         """Every key an experiment may own (for deletion and tests)."""
-        for part in ("cfg", "c", "log", "ev"):
+        for part in ("cfg", "c", "log", "ev", "an", "res"):
             yield self._x(experiment, part)
         for kind in ("a", "u", "d"):
             for b in range(BUCKETS):
@@ -174,7 +177,7 @@ class Store:
 
     # -- plumbing --------------------------------------------------------------
 
-    def _call(self, fn: Any, *args: Any) -> Any:
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one Redis operation; every failure becomes StorageUnavailable.
 
         After a connection failure or timeout, calls fail fast for
@@ -185,7 +188,7 @@ class Store:
         if self._clock() < self._down_until:
             raise StorageUnavailable("Redis was unreachable a moment ago")
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._down_until = self._clock() + BREAKER_SECONDS
             raise StorageUnavailable(f"Redis unreachable: {exc}", exc) from exc
@@ -393,6 +396,40 @@ class Store:
                 raise r
         return list(results)
 
+    # -- analysis ------------------------------------------------------------
+
+    def acquire_lock(self, name: str, token: str, ttl: int) -> bool:
+        """Take lock ``name`` for ``ttl`` seconds unless another holder has it."""
+        key = self._key("lock", name)
+        return bool(self._call(self._r.set, key, token, ex=ttl, nx=True))
+
+    def release_lock(self, name: str, token: str) -> bool:
+        """Release lock ``name`` if ``token`` still holds it (unlock.lua)."""
+        return bool(self._script("unlock", [self._key("lock", name)], [token]))
+
+    def bookmark(self, experiment: str) -> tuple[int, str]:
+        """Where the last analysis stopped: (log position, state id); (0, "")."""
+        pos, state = self._call(
+            self._r.hmget, self._x(experiment, "an"), ["pos", "state"]
+        )
+        return (int(pos), state.decode()) if pos is not None else (0, "")
+
+    def save_results(
+        self, experiment: str, results: dict[str, Any], pos: int, state: str, at: float
+    ) -> None:
+        """Store the latest results and the new bookmark together (one round trip)."""
+        pipe = self._r.pipeline(transaction=True)  # one slot: {experiment}
+        pipe.set(self._x(experiment, "res"), json.dumps(results))
+        pipe.hset(
+            self._x(experiment, "an"), mapping={"pos": pos, "state": state, "at": at}
+        )
+        self._call(pipe.execute)
+
+    def results(self, experiment: str) -> dict[str, Any] | None:
+        """The latest stored analysis results of an experiment, if any."""
+        raw = self._call(self._r.get, self._x(experiment, "res"))
+        return None if raw is None else dict(json.loads(raw))
+
     # -- reading -------------------------------------------------------------
 
     def counters(self, exp: Experiment) -> dict[str, Any]:
@@ -424,6 +461,20 @@ class Store:
             number = float(value) if kind in "sq" else int(value)
             cell[kinds[kind]] = number
         return {"participants": int(raw.get(b"n", 0)), "variations": per_var}
+
+    def append_log(self, experiment: str, records: Sequence[bytes]) -> None:
+        """Append pre-built records to an experiment's log (bulk import, benchmarks).
+
+        Bypasses the scripts: no counters or assignments change. Pipelined in
+        batches of 10,000 records.
+        """
+        key = self._x(experiment, "log")
+        pipe = self._r.pipeline(transaction=False)
+        for i in range(0, len(records), 10_000):
+            pipe.rpush(key, *records[i : i + 10_000])
+            if len(pipe) >= 20:
+                self._call(pipe.execute)
+        self._call(pipe.execute)
 
     def log_length(self, experiment: str) -> int:
         """Number of records in an experiment's event log (one round trip)."""
