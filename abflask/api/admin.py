@@ -76,6 +76,19 @@ def get_experiment(key: str) -> dict[str, Any]:
     return {**exp.to_dict(), "counts": services().store.counters(exp)}
 
 
+@bp.get("/experiments/<key>/results")
+@require_admin
+def experiment_results(key: str) -> dict[str, Any]:
+    """The latest results the analysis job stored for this experiment."""
+    exp = _experiment(key)
+    found = services().store.results(exp.key)
+    if found is None:
+        raise NotFoundError(
+            f"no results for {key!r} yet: run scripts/analyze.py (e.g. from cron)"
+        )
+    return found
+
+
 @bp.patch("/experiments/<key>")
 @require_admin
 def patch_experiment(key: str) -> dict[str, Any]:
