@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt typecheck check bench clean
+.PHONY: help install run test lint fmt typecheck check analyze bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -43,6 +43,13 @@ typecheck: $(DEV) ## mypy (strict on the pure modules and the store)
 	$(BIN)/mypy
 
 check: lint typecheck test ## what CI should pass: lint, types, tests
+
+analyze: $(RUNTIME) ## run the analysis job once (ARGS="--html var/report.html" etc.)
+	$(BIN)/python scripts/analyze.py $(ARGS)
+
+bench: $(RUNTIME) ## memory and analysis benchmarks (minutes; not part of the tests)
+	$(BIN)/python scripts/bench_memory.py
+	$(BIN)/python scripts/bench_analysis.py
 
 clean: ## remove the venv, caches and var/ (the private Redis data!)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

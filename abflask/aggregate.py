@@ -108,6 +108,7 @@ class Aggregates:
     _pending_users: list[pd.DataFrame] = field(default_factory=list, repr=False)
     _pending_pairs: list[pd.DataFrame] = field(default_factory=list, repr=False)
     _pending_rows: int = 0
+    _compact_at: int = COMPACT_ROWS
 
     def fold(self, columns: dict[str, np.ndarray]) -> None:
         """Add one decoded chunk; cheap, the merging happens in ``finish``."""
@@ -139,9 +140,12 @@ class Aggregates:
             )
             self._pending_pairs.append(_combine([chunk]))
             self._pending_rows += len(self._pending_pairs[-1])
-            if self._pending_rows > COMPACT_ROWS:
+            if self._pending_rows > self._compact_at:
                 self._pending_pairs = [_combine(self._pending_pairs)]
                 self._pending_rows = len(self._pending_pairs[0])
+                # Doubling keeps the total work linear when the distinct pairs
+                # alone exceed the threshold (many users, many event keys).
+                self._compact_at = max(COMPACT_ROWS, 2 * self._pending_rows)
 
     def finish(self) -> None:
         """Merge everything folded since the last call into ``users``/``pairs``.
@@ -156,6 +160,7 @@ class Aggregates:
         if self._pending_pairs:
             self.pairs = _combine([self.pairs, *self._pending_pairs])
         self._pending_users, self._pending_pairs, self._pending_rows = [], [], 0
+        self._compact_at = COMPACT_ROWS
         known = self.pairs["user"].isin(self.users.index)
         if not known.all():
             self.pairs = self.pairs[known].reset_index(drop=True)

@@ -1,0 +1,200 @@
+"""Analysis speed and memory: --full over N events, then an incremental run.
+
+Loads one experiment's event log into a private Redis (participants'
+exposure records, then events of three kinds, half with a value), runs
+``scripts/analyze.py --full`` and then, after M more events, an incremental
+run, each in a subprocess so its peak memory is measured alone. A naive
+baseline reads the whole log in one LRANGE and aggregates record by record in
+Python. Not run by pytest.
+
+    python scripts/bench_analysis.py [--events 10000000] [--users 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from abflask import localredis  # noqa: E402
+from abflask.models import Event, Experiment  # noqa: E402
+from abflask.records import EXPOSURE, HAS_VALUE, decode_record  # noqa: E402
+from abflask.store import Store, pack_event  # noqa: E402
+
+FULL_TARGET_S, INCREMENTAL_TARGET_S, MEMORY_TARGET_MB = 60.0, 6.0, 2048.0
+"""Targets: seconds for --full over 10M events, seconds for 1M new, peak MiB."""
+KEY = "bench"
+
+
+def records(
+    users: np.ndarray,
+    variation: np.ndarray,
+    kinds: np.ndarray,
+    values: np.ndarray | None,
+    at: int,
+) -> list[bytes]:
+    """Build log records with numpy (layout in abflask/records.py)."""
+    n = len(users)
+    width = 14 if kinds is None else (24 if values is not None else 16)
+    rows = np.zeros((n, width), dtype=np.uint8)
+    rows[:, 0] = variation
+    rows[:, 1] = EXPOSURE if kinds is None else (HAS_VALUE if values is not None else 0)
+    rows[:, 2:6] = np.frombuffer(np.full(n, at, "<u4").tobytes(), np.uint8).reshape(
+        n, 4
+    )
+    rows[:, 6:14] = np.frombuffer(users.astype("<u8").tobytes(), np.uint8).reshape(n, 8)
+    if kinds is not None:
+        rows[:, 14:16] = np.frombuffer(kinds.astype("<u2").tobytes(), np.uint8).reshape(
+            n, 2
+        )
+    if values is not None:
+        rows[:, 16:24] = np.frombuffer(
+            values.astype("<f8").tobytes(), np.uint8
+        ).reshape(n, 8)
+    flat = rows.tobytes()
+    return [flat[i * width : (i + 1) * width] for i in range(n)]
+
+
+def load(
+    store: Store,
+    rng: np.random.Generator,
+    users: np.ndarray,
+    variation: np.ndarray,
+    count: int,
+    at: int,
+) -> None:
+    """Append ``count`` events of random participants, half with a value."""
+    for start in range(0, count, 1_000_000):
+        n = min(1_000_000, count - start)
+        pick = rng.integers(0, len(users), n)
+        kinds = rng.integers(1, 4, n)
+        half = n // 2
+        store.append_log(
+            KEY,
+            records(
+                users[pick[:half]],
+                variation[pick[:half]],
+                kinds[:half],
+                rng.gamma(2.0, 10.0, half),
+                at,
+            ),
+        )
+        store.append_log(
+            KEY,
+            records(users[pick[half:]], variation[pick[half:]], kinds[half:], None, at),
+        )
+
+
+def analyse(env: dict[str, str], *args: str) -> tuple[float, float]:
+    """Run the job in a child process: (seconds, that child's peak RSS in MiB)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "analyze.py"),
+            "--experiment",
+            KEY,
+            "--format",
+            "json",
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"analyze.py failed with {child.returncode}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def naive(store: Store) -> float:
+    """Read everything at once and aggregate record by record: the baseline."""
+    started = time.perf_counter()
+    raw = store.read_log(KEY, 0, store.log_length(KEY))
+    variation: dict[bytes, int] = {}
+    totals: dict[tuple[bytes, int], float] = defaultdict(float)
+    for item in raw:
+        record = decode_record(item)
+        if record.exposure:
+            variation.setdefault(record.user, record.variation)
+        else:
+            totals[(record.user, record.event_id or 0)] += record.value or 0.0
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--new-events", type=int, default=1_000_000)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = localredis.start(Path(tmp) / "redis", persistent=False)
+        try:
+            store = Store.from_url(server.url, prefix="ab", timeout=60)
+            exp = store.create_experiment(
+                Experiment(
+                    key=KEY, variations=("control", "treatment"), status="running"
+                )
+            )
+            now = int(time.time())
+            for i, name in enumerate(("purchase", "signup", "view")):
+                store.enroll(exp, f"seed-{i}", 0, now)
+                store.track([exp], [pack_event(Event(f"seed-{i}", name, now))])
+            users = rng.integers(1, 2**63, args.users, dtype=np.uint64)
+            variation = rng.integers(0, 2, args.users).astype(np.uint8)
+            started = time.perf_counter()
+            store.append_log(KEY, records(users, variation, None, None, now))
+            load(store, rng, users, variation, args.events - args.users, now)
+            print(
+                f"loaded {store.log_length(KEY):,} records in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+            env = {
+                **os.environ,
+                "REDIS_URL": server.url,
+                "ABFLASK_KEY_PREFIX": "ab",
+                "ABFLASK_DATA_DIR": str(Path(tmp) / "data"),
+            }
+            full_s, full_mb = analyse(env, "--full")
+            load(store, rng, users, variation, args.new_events, now + 3600)
+            inc_s, inc_mb = analyse(env)
+            naive_s = None if args.skip_naive else naive(store)
+        finally:
+            server.stop()
+    total = args.events + args.new_events
+    print(
+        f"--full over {args.events:,} records: {full_s:6.1f} s "
+        f"(target {FULL_TARGET_S:.0f} s, ratio {full_s / FULL_TARGET_S:.2f}), "
+        f"peak {full_mb:,.0f} MiB (target {MEMORY_TARGET_MB:.0f})"
+    )
+    print(
+        f"incremental, {args.new_events:,} new: {inc_s:6.1f} s "
+        f"(target {INCREMENTAL_TARGET_S:.0f} s, "
+        f"ratio {inc_s / INCREMENTAL_TARGET_S:.2f}), "
+        f"peak {inc_mb:,.0f} MiB"
+    )
+    if naive_s is not None:
+        print(
+            f"naive read-everything baseline over {total:,} records: {naive_s:6.1f} s; "
+            f"the job's --full is {naive_s * args.events / total / full_s:.1f}x faster "
+            f"per record"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
