@@ -254,3 +254,61 @@ def test_srm_is_flagged(
     assert found["srm_p_value"] < 0.001
     assert all("sample ratio mismatch" in m["verdict"] for m in found["metrics"])
     assert not math.isnan(found["srm_p_value"])
+
+
+def test_pipeline_numbers_agree_with_statsmodels(
+    env: Path, experiment: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job's numbers, from Redis, equal statsmodels/scipy on the raw users."""
+    import numpy as np
+    from scipy import stats as sps  # type: ignore[import-untyped]
+    from statsmodels.stats import proportion  # type: ignore[import-untyped]
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+    from statsmodels.stats.weightstats import (  # type: ignore[import-untyped]
+        CompareMeans,
+        DescrStatsW,
+    )
+
+    [found] = run_json(capsys, "--experiment", "exp")["experiments"]
+    users = list(experiment.values())
+    arms = [[u for u in users if u["variation"] == v] for v in ("control", "treatment")]
+    converted = [np.array([u["buy"] for u in arm], float) for arm in arms]
+    values = [np.array([u["value"] for u in arm]) for arm in arms]
+    buy = found["metrics"][0]["variations"][1]
+
+    z = proportion.test_proportions_2indep(
+        converted[1].sum(),
+        len(arms[1]),
+        converted[0].sum(),
+        len(arms[0]),
+        method="wald",
+        compare="diff",
+    )
+    ci = proportion.confint_proportions_2indep(
+        converted[1].sum(),
+        len(arms[1]),
+        converted[0].sum(),
+        len(arms[0]),
+        method="wald",
+        compare="diff",
+    )
+    assert buy["conversion"]["p_value"] == pytest.approx(z.pvalue, abs=1e-6)
+    assert buy["conversion"]["abs_ci"] == pytest.approx(list(ci), abs=1e-6)
+
+    welch = sps.ttest_ind(values[1], values[0], equal_var=False)
+    tci = CompareMeans(DescrStatsW(values[1]), DescrStatsW(values[0])).tconfint_diff(
+        usevar="unequal"
+    )
+    assert buy["value"]["p_value"] == pytest.approx(welch.pvalue, abs=1e-6)
+    assert buy["value"]["abs_ci"] == pytest.approx(list(tci), abs=1e-6)
+
+    n = [len(a) for a in arms]
+    srm = sps.chisquare(n, [sum(n) / 2] * 2)
+    assert found["srm_p_value"] == pytest.approx(srm.pvalue, abs=1e-6)
+
+    raw = [m["variations"][1]["conversion"]["p_value"] for m in found["metrics"]]
+    holm = multipletests(raw, method="holm")[1]
+    adjusted = [
+        m["variations"][1]["conversion"]["p_value_holm"] for m in found["metrics"]
+    ]
+    assert adjusted == pytest.approx(list(holm), abs=1e-12)
