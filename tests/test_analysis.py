@@ -312,3 +312,19 @@ def test_pipeline_numbers_agree_with_statsmodels(
         m["variations"][1]["conversion"]["p_value_holm"] for m in found["metrics"]
     ]
     assert adjusted == pytest.approx(list(holm), abs=1e-12)
+
+
+def test_experiment_without_traffic_reports_not_enough_data(
+    env: Path, admin: Admin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin.experiment("quiet", metrics=["buy"])
+    [found] = run_json(capsys, "--experiment", "quiet")["experiments"]
+    assert found["participants"] == {"control": 0, "treatment": 0}
+    assert found["srm_warning"] is False
+    [metric] = found["metrics"]
+    assert metric["verdict"] == "not enough data yet on buy"
+    assert metric["variations"][1]["conversion"]["p_value"] is None
+    assert found["timeseries"]["points"] == []
+    html = env / "quiet.html"
+    assert analysis.main(["--experiment", "quiet", "--html", str(html)]) == 0
+    assert "not enough data yet on buy" in html.read_text()
