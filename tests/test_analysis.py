@@ -276,22 +276,9 @@ def test_pipeline_numbers_agree_with_statsmodels(
     values = [np.array([u["value"] for u in arm]) for arm in arms]
     buy = found["metrics"][0]["variations"][1]
 
-    z = proportion.test_proportions_2indep(
-        converted[1].sum(),
-        len(arms[1]),
-        converted[0].sum(),
-        len(arms[0]),
-        method="wald",
-        compare="diff",
-    )
-    ci = proportion.confint_proportions_2indep(
-        converted[1].sum(),
-        len(arms[1]),
-        converted[0].sum(),
-        len(arms[0]),
-        method="wald",
-        compare="diff",
-    )
+    counts = (converted[1].sum(), len(arms[1]), converted[0].sum(), len(arms[0]))
+    z = proportion.test_proportions_2indep(*counts, method="wald", compare="diff")
+    ci = proportion.confint_proportions_2indep(*counts, method="wald", compare="diff")
     assert buy["conversion"]["p_value"] == pytest.approx(z.pvalue, abs=1e-6)
     assert buy["conversion"]["abs_ci"] == pytest.approx(list(ci), abs=1e-6)
 
