@@ -242,8 +242,12 @@ def _split(raw: str | None) -> list[str]:
 
 def run(
     args: argparse.Namespace, settings: dict[str, Any], tty: bool
-) -> list[dict[str, Any]]:
-    """Analyse what ``args`` name; returns the results (raises AbflaskError)."""
+) -> list[dict[str, Any]] | None:
+    """Analyse what ``args`` name and return the results (raises AbflaskError).
+
+    None when there is nothing to report: an export, or another run holds the
+    lock (its reports must not be overwritten with empty ones).
+    """
     now = time.time()
     if args.input is not None:
         exp, agg, names = from_csv(
@@ -266,11 +270,11 @@ def run(
     if args.export is not None:
         rows = export_csv(store, experiments[args.experiment], args.export)
         logger.info("wrote %d rows to %s", rows, args.export)
-        return []
+        return None
     token = uuid.uuid4().hex
     if not store.acquire_lock(LOCK, token, LOCK_TTL):
         logger.info("another analysis run holds the lock; nothing to do")
-        return []
+        return None
     state_dir = args.state_dir or Path(settings["ABFLASK_DATA_DIR"]) / "analysis"
     try:
         return [
@@ -310,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = config.load()
         found = run(args, settings, tty)
-        if found or args.format == "json":
-            report.emit(found, args.format, sys.stdout)
+        if found is None:
+            return 0
+        report.emit(found, args.format, sys.stdout)
         if args.csv:
             report.write_csv(found, args.csv)
         if args.html:

@@ -187,8 +187,11 @@ def test_second_run_exits_zero_while_the_lock_is_held(
 ) -> None:
     store = Store.from_url(redis_server.url, prefix=PREFIX)
     assert store.acquire_lock(analysis.LOCK, "other-run", 60)
-    assert analysis.main(["--experiment", "exp", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"experiments": []}
+    html = env / "kept.html"
+    html.write_text("the previous report")
+    assert analysis.main(["--experiment", "exp", "--html", str(html)]) == 0
+    assert capsys.readouterr().out == ""
+    assert html.read_text() == "the previous report"
     assert "holds the lock" in caplog.text
     assert store.results("exp") is None
     store.release_lock(analysis.LOCK, "other-run")
