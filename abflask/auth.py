@@ -36,6 +36,25 @@ def check_admin() -> None:
     )
 
 
+def check_sdk_key() -> None:
+    """Raise AuthError unless ``X-SDK-Key`` is one of ``ABFLASK_SDK_KEYS``.
+
+    Every configured key is compared (in constant time), so the time taken
+    does not tell which key came close.
+    """
+    keys = current_app.config["ABFLASK_SDK_KEYS"]
+    if not keys:
+        raise AuthError(
+            "the SDK endpoints are disabled: set ABFLASK_SDK_KEYS", status=403
+        )
+    given = (request.headers.get("X-SDK-Key") or "").strip().encode()
+    if not given:
+        raise AuthError("missing X-SDK-Key header")
+    matches = [hmac.compare_digest(given, key.encode()) for key in keys]
+    if not any(matches):
+        raise AuthError("wrong SDK key")
+
+
 def require_admin(view: Callable[..., Any]) -> Callable[..., Any]:
     """View decorator: the request must carry the admin bearer token."""
 

@@ -8,6 +8,7 @@ test keeps the two in step):
 | `REDIS_URL` | `redis://127.0.0.1:6379/0` | Redis to use (`redis://`, `rediss://` or `unix://`). `make run` starts a private server under `ABFLASK_DATA_DIR` when unset. |
 | `ABFLASK_KEY_PREFIX` | `ab` | Prefix of every Redis key (1-16 of `a-z 0-9 _ -`), so several deployments can share one Redis. |
 | `ABFLASK_ADMIN_TOKEN` | unset | Bearer token of the admin API (16+ characters). Unset: the admin API answers 403. |
+| `ABFLASK_SDK_KEYS` | unset | Comma-separated keys (16+ characters each) the SDK sends as `X-SDK-Key` to fetch its configuration and record exposures. Unset: those endpoints answer 403. |
 | `ABFLASK_DEFAULT_EXPERIMENT` | `default` | Experiment used by `/process_user` without `experiment`; created (`control`/`experiment`, 50/50) and started on first use if missing. |
 | `ABFLASK_CONFIG_TTL` | `1.0` | Seconds a worker may serve a cached experiment or flag definition before re-reading it. Writes to a running experiment are checked against Redis on every request regardless. |
 | `ABFLASK_REDIS_TIMEOUT` | `1.0` | Seconds allowed for connecting to Redis and for each command. |
@@ -35,7 +36,7 @@ PREFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,16}")
 """Redis key prefixes: short, lowercase, no colon."""
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-SECRETS = frozenset({"ABFLASK_ADMIN_TOKEN"})
+SECRETS = frozenset({"ABFLASK_ADMIN_TOKEN", "ABFLASK_SDK_KEYS"})
 """Variables whose values never appear in error messages."""
 
 
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ABFLASK_KEY_PREFIX": "ab",
     "ABFLASK_ADMIN_TOKEN": None,
+    "ABFLASK_SDK_KEYS": None,
     "ABFLASK_DEFAULT_EXPERIMENT": "default",
     "ABFLASK_CONFIG_TTL": 1.0,
     "ABFLASK_REDIS_TIMEOUT": 1.0,
@@ -80,6 +82,13 @@ def _token(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("must be at least 16 characters")
     return raw
+
+
+def _keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys or any(len(k) < 16 for k in keys):
+        raise ValueError("must be comma-separated keys of at least 16 characters")
+    return keys
 
 
 def _number(low: float, high: float) -> Callable[[str], float]:
@@ -129,6 +138,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "REDIS_URL": _redis_url,
     "ABFLASK_KEY_PREFIX": _matching(PREFIX_PATTERN, "1-16 of a-z 0-9 _ -"),
     "ABFLASK_ADMIN_TOKEN": _token,
+    "ABFLASK_SDK_KEYS": _keys,
     "ABFLASK_DEFAULT_EXPERIMENT": _matching(KEY_PATTERN, "1-64 of A-Z a-z 0-9 _ . -"),
     "ABFLASK_CONFIG_TTL": _number(0.0, 3600.0),
     "ABFLASK_REDIS_TIMEOUT": _number(0.01, 60.0),

@@ -130,8 +130,8 @@ class Definitions:
         """Experiments that currently record events."""
         return [e for e in self.experiments().values() if e.status == "running"]
 
-    def flag(self, key: str) -> Flag:
-        """One feature flag, from cache while fresh."""
+    def flags(self) -> dict[str, Flag]:
+        """All feature flags, from cache while fresh (last good copy on failure)."""
         if self._flags is None or not self._fresh(self._flags_at):
             try:
                 self._flags = self._store.load_flags()
@@ -140,7 +140,11 @@ class Definitions:
                     raise
                 logger.warning("Redis unavailable; serving cached flags")
             self._flags_at = self._clock()
-        found = self._flags.get(key)
+        return self._flags
+
+    def flag(self, key: str) -> Flag:
+        """One feature flag, from cache while fresh."""
+        found = self.flags().get(key)
         if found is None:
             raise NotFoundError(f"flag {key!r} does not exist")
         return found

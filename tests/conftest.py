@@ -18,6 +18,7 @@ from abflask import localredis
 from abflask.app import create_app
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+SDK_KEY = "test-sdk-key-0123456789"
 PREFIX = "t"
 
 
@@ -45,6 +46,7 @@ def make_app(url: str, **overrides: Any) -> Flask:
         "REDIS_URL": url,
         "ABFLASK_KEY_PREFIX": PREFIX,
         "ABFLASK_ADMIN_TOKEN": ADMIN_TOKEN,
+        "ABFLASK_SDK_KEYS": (SDK_KEY,),
         **overrides,
     }
     return create_app(settings)

@@ -11,9 +11,9 @@ from abflask.errors import ValidationError
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to ``app``."""
-    from abflask.api import admin, assign, events, ops
+    from abflask.api import admin, assign, events, ops, sdk
 
-    for module in (assign, events, admin, ops):
+    for module in (assign, events, admin, sdk, ops):
         app.register_blueprint(module.bp)
 
 
