@@ -55,7 +55,14 @@ def test_every_lua_script_documents_keys_argv_and_returns() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["abflask.core", "abflask.fields", "abflask.models", "abflask.records"]
+    "module",
+    [
+        "abflask.core",
+        "abflask.fields",
+        "abflask.models",
+        "abflask.records",
+        "abflask.client",
+    ],
 )
 def test_pure_modules_import_no_io_library(module: str) -> None:
     code = (
