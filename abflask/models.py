@@ -80,12 +80,14 @@ class Experiment:
     ranges: tuple[tuple[float, float], ...] = field(
         default=(), compare=False, repr=False
     )
+    seed_state: int = field(default=0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Bucket ranges are derived once per definition, not per request.
         weights = list(self.weights) if self.weights is not None else None
         ranges = core.bucket_ranges(len(self.variations), self.coverage, weights)
         object.__setattr__(self, "ranges", tuple(ranges))
+        object.__setattr__(self, "seed_state", core.fnv1a32(self.seed or self.key))
 
     @property
     def effective_seed(self) -> str:
@@ -102,8 +104,11 @@ class Experiment:
             user_id, self.namespace
         ):
             return -1
-        h = core.hash(self.effective_seed, user_id, self.hash_version)
-        return core.choose_from_ranges(h, list(self.ranges))
+        if self.hash_version == 2:
+            h: float | None = core.hash_v2_seeded(self.seed_state, user_id)
+        else:
+            h = core.hash(self.effective_seed, user_id, self.hash_version)
+        return core.choose_from_ranges(h, self.ranges)
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form (also what is stored in Redis)."""

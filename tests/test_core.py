@@ -233,3 +233,11 @@ def test_import_pulls_in_no_heavy_modules() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("seed", ["exp", "", "checkout-button-color", "种子", "😀"])
+@pytest.mark.parametrize("user", ["u1", "user-😀-42", "ß", "a" * 256])
+def test_seeded_hash_equals_hash_v2(seed: str, user: str) -> None:
+    state = core.fnv1a32(seed)
+    assert core.hash_v2_seeded(state, user) == core.hash(seed, user, 2)
+    assert core.fnv1a32(user, state) == core.fnv1a32(seed + user)
