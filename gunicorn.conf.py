@@ -38,6 +38,8 @@ def post_fork(server: Any, worker: Any) -> None:
     when it is not preloaded: until ``init_process`` installs the worker's
     signal handlers a slow hook would make the worker miss a TERM.
     """
+    # Apps embedding the abflask SDK need nothing here either: the client
+    # resets itself in each child (see the README, "Forking servers").
     app = getattr(worker.app, "callable", None)
     services = app.extensions.get("abflask") if app is not None else None
     if services is not None:

@@ -261,6 +261,14 @@ class Client:
         self._stopping = False
         self._closed = False
 
+    def after_fork(self) -> None:
+        """Call in a child process if your server forks without ``os.fork``.
+
+        ``os.fork`` (gunicorn, multiprocessing) runs this by itself. uWSGI
+        forks from C: register it with ``uwsgidecorators.postfork``.
+        """
+        self._after_fork()
+
     def _after_fork(self) -> None:
         """In a forked child: no thread, fresh locks, empty queues."""
         self._reset()
