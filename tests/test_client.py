@@ -255,3 +255,13 @@ def test_client_created_before_fork_works_in_parent_and_child(
     assert os.waitstatus_to_exitcode(status) == 0
     names = redis.hgetall(f"{PREFIX}:x:{{exp}}:ev")
     assert {b"child-event", b"parent-event"} <= set(names)
+
+
+def test_after_fork_gives_empty_queues_and_no_thread(sdk: Client, spy: Spy) -> None:
+    spy.down.set()
+    sdk.track("buy", "u1")
+    assert sdk._thread is not None
+    sdk.after_fork()  # what a uWSGI postfork hook calls
+    assert (sdk._thread, len(sdk._events)) == (None, 0)
+    spy.down.clear()
+    assert sdk.variation_detail("exp", "u1").reason is not Reason.NO_CONFIG
