@@ -260,14 +260,17 @@ class Client:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._closed = False
+        self._pid = os.getpid()
 
     def after_fork(self) -> None:
         """Call in a child process if your server forks without ``os.fork``.
 
         ``os.fork`` (gunicorn, multiprocessing) runs this by itself. uWSGI
-        forks from C: register it with ``uwsgidecorators.postfork``.
+        forks from C: register it with ``uwsgidecorators.postfork``. A no-op in
+        the process that started the background thread, and after a reset.
         """
-        self._after_fork()
+        if os.getpid() != self._pid:
+            self._after_fork()
 
     def _after_fork(self) -> None:
         """In a forked child: no thread, fresh locks, empty queues."""
@@ -406,12 +409,13 @@ class Client:
         next_refresh = time.monotonic() + self.refresh_interval
         next_flush = time.monotonic() + self.flush_interval
         failures = 0
+        wake = self._wake
         while True:
-            with self._wake:
+            with wake:
                 if not self._stopping:
                     delay = min(next_refresh, next_flush) - time.monotonic()
                     if len(self._events) < self.batch_size and delay > 0:
-                        self._wake.wait(delay)
+                        wake.wait(delay)
                 stopping = self._stopping
             now = time.monotonic()
             if stopping:
