@@ -322,7 +322,7 @@ class Client:
             ):
                 return exp.variations[0], Reason.EXCLUDED, False
             if exp.hash_version == 2:
-                h: float | None = core.hash_v2_seeded(exp.seed_state, user_id)
+                h: float | None = core.hash_v2_seeded(exp.seed, exp.seed_state, user_id)
             else:
                 h = core.hash(exp.seed, user_id, exp.hash_version)
             index = core.choose_from_ranges(h, exp.ranges)

@@ -8,7 +8,13 @@ the network or Redis; stdlib only.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+_fnv_bytes: Callable[[bytes], int] | None
+try:  # the same function in C, 25x faster; optional (pip install fnv-hash-fast)
+    from fnv_hash_fast import fnv1a_32 as _fnv_bytes
+except ImportError:  # pragma: no cover - the pure loop below is the reference
+    _fnv_bytes = None
 
 __all__ = [
     "bucket_ranges",
@@ -41,6 +47,8 @@ def fnv1a32(value: str, state: int = FNV_OFFSET) -> int:
     # the fastest variant measured (~15% faster than the memoryview on uuids).
     units: bytes | memoryview
     if value.isascii():
+        if state == FNV_OFFSET and _fnv_bytes is not None:
+            return _fnv_bytes(value.encode("ascii"))
         units = value.encode("ascii")
     else:
         units = memoryview(value.encode(_UTF16, "surrogatepass")).cast("H")
@@ -60,12 +68,16 @@ def _hash_v2(seed: str, value: str) -> float:
     return (fnv1a32(str(fnv1a32(seed + value))) % 10000) / 10000
 
 
-def hash_v2_seeded(seed_state: int, value: str) -> float:
+def hash_v2_seeded(seed: str, seed_state: int, value: str) -> float:
     """``hash(seed, value, 2)`` given ``seed_state = fnv1a32(seed)``.
 
-    The seed comes first in version 2, so its part of the hash can be
-    computed once per experiment instead of once per user.
+    The seed comes first in version 2, so without the C speed-up its part of
+    the hash is computed once per experiment instead of once per user; with
+    it, hashing ``seed + value`` whole is cheaper still.
     """
+    if _fnv_bytes is not None and value.isascii() and seed.isascii():
+        inner = _fnv_bytes((seed + value).encode("ascii"))
+        return (_fnv_bytes(str(inner).encode("ascii")) % 10000) / 10000
     return (fnv1a32(str(fnv1a32(value, seed_state))) % 10000) / 10000
 
 

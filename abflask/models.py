@@ -105,7 +105,9 @@ class Experiment:
         ):
             return -1
         if self.hash_version == 2:
-            h: float | None = core.hash_v2_seeded(self.seed_state, user_id)
+            h: float | None = core.hash_v2_seeded(
+                self.effective_seed, self.seed_state, user_id
+            )
         else:
             h = core.hash(self.effective_seed, user_id, self.hash_version)
         return core.choose_from_ranges(h, self.ranges)

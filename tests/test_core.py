@@ -239,5 +239,40 @@ def test_import_pulls_in_no_heavy_modules() -> None:
 @pytest.mark.parametrize("user", ["u1", "user-😀-42", "ß", "a" * 256])
 def test_seeded_hash_equals_hash_v2(seed: str, user: str) -> None:
     state = core.fnv1a32(seed)
-    assert core.hash_v2_seeded(state, user) == core.hash(seed, user, 2)
+    assert core.hash_v2_seeded(seed, state, user) == core.hash(seed, user, 2)
     assert core.fnv1a32(user, state) == core.fnv1a32(seed + user)
+
+
+def pure_fnv1a32(value: str) -> int:
+    """The reference loop over UTF-16 code units, with no C speed-up."""
+    data = value.encode("utf-16-le", "surrogatepass")
+    h = core.FNV_OFFSET
+    for i in range(0, len(data), 2):
+        h = ((h ^ int.from_bytes(data[i : i + 2], "little")) * 0x01000193) % 2**32
+    return h
+
+
+@pytest.mark.parametrize("accelerated", [True, False], ids=["c", "pure"])
+def test_both_implementations_agree(
+    accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not accelerated:
+        monkeypatch.setattr(core, "_fnv_bytes", None)
+    elif core._fnv_bytes is None:
+        pytest.skip("fnv-hash-fast is not installed")
+    samples = [
+        "",
+        "a",
+        "user-42",
+        "checkout-button-color" + "x" * 300,
+        "ß",
+        "user-😀-42",
+        "\ud800",
+        "中文" * 40,
+    ]
+    samples += [f"{i:08x}-{i * 7919:x}" for i in range(2000)]
+    for value in samples:
+        assert core.fnv1a32(value) == pure_fnv1a32(value)
+        assert core.hash_v2_seeded("seed", core.fnv1a32("seed"), value) == core.hash(
+            "seed", value, 2
+        )
