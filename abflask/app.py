@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from abflask import config
-from abflask.definitions import Definitions
+from abflask.definitions import AssignmentCache, Definitions
 from abflask.errors import AbflaskError, StorageUnavailable
 from abflask.store import Store
 
@@ -27,6 +27,7 @@ class Services:
 
     store: Store
     definitions: Definitions
+    assignments: AssignmentCache
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -50,7 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ttl=app.config["ABFLASK_CONFIG_TTL"],
         default_key=app.config["ABFLASK_DEFAULT_EXPERIMENT"],
     )
-    app.extensions["abflask"] = Services(store, definitions)
+    assignments = AssignmentCache(app.config["ABFLASK_ASSIGNMENT_CACHE"])
+    app.extensions["abflask"] = Services(store, definitions, assignments)
 
     from abflask.api import register_blueprints
 

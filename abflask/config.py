@@ -11,6 +11,7 @@ test keeps the two in step):
 | `ABFLASK_SDK_KEYS` | unset | Comma-separated keys (16+ characters each) the SDK sends as `X-SDK-Key` to fetch its configuration and record exposures. Unset: those endpoints answer 403. |
 | `ABFLASK_DEFAULT_EXPERIMENT` | `default` | Experiment used by `/process_user` without `experiment`; created (`control`/`experiment`, 50/50) and started on first use if missing. |
 | `ABFLASK_CONFIG_TTL` | `1.0` | Seconds a worker may serve a cached experiment or flag definition before re-reading it. Writes to a running experiment are checked against Redis on every request regardless. |
+| `ABFLASK_ASSIGNMENT_CACHE` | `100000` | Stored assignments each worker remembers, so returning users are answered without a Redis round trip (they never change once stored). `0` turns it off. |
 | `ABFLASK_REDIS_TIMEOUT` | `1.0` | Seconds allowed for connecting to Redis and for each command. |
 | `ABFLASK_MAX_BATCH` | `1000` | Most events accepted in one `/track/batch` request. |
 | `ABFLASK_MAX_REQUEST_BYTES` | `1048576` | Largest request body accepted; larger bodies get 413. |
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "ABFLASK_SDK_KEYS": None,
     "ABFLASK_DEFAULT_EXPERIMENT": "default",
     "ABFLASK_CONFIG_TTL": 1.0,
+    "ABFLASK_ASSIGNMENT_CACHE": 100_000,
     "ABFLASK_REDIS_TIMEOUT": 1.0,
     "ABFLASK_MAX_BATCH": 1000,
     "ABFLASK_MAX_REQUEST_BYTES": 1_048_576,
@@ -141,6 +143,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "ABFLASK_SDK_KEYS": _keys,
     "ABFLASK_DEFAULT_EXPERIMENT": _matching(KEY_PATTERN, "1-64 of A-Z a-z 0-9 _ . -"),
     "ABFLASK_CONFIG_TTL": _number(0.0, 3600.0),
+    "ABFLASK_ASSIGNMENT_CACHE": _integer(0, 10_000_000),
     "ABFLASK_REDIS_TIMEOUT": _number(0.01, 60.0),
     "ABFLASK_MAX_BATCH": _integer(1, 100_000),
     "ABFLASK_MAX_REQUEST_BYTES": _integer(1024, 1 << 30),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
@@ -148,3 +149,31 @@ class Definitions:
         if found is None:
             raise NotFoundError(f"flag {key!r} does not exist")
         return found
+
+
+class AssignmentCache:
+    """A worker's memory of stored assignments: once stored, they never change.
+
+    Keyed by experiment key, creation time (a deleted and re-created
+    experiment starts afresh) and user. Oldest entries go first beyond
+    ``size``; ``size`` 0 turns the cache off.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[str, float | None, str], int] = OrderedDict()
+
+    def get(self, exp: Experiment, user_id: str) -> int | None:
+        """The stored variation index, if this worker has seen it."""
+        return self._data.get((exp.key, exp.created_at, user_id))
+
+    def put(self, exp: Experiment, user_id: str, variation: int) -> None:
+        """Remember a stored assignment."""
+        if not self._size:
+            return
+        if len(self._data) >= self._size:
+            try:
+                self._data.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                pass
+        self._data[(exp.key, exp.created_at, user_id)] = variation

@@ -181,3 +181,14 @@ def test_post_with_bad_json_is_400(client: FlaskClient, redis: redis_py.Redis) -
     assert response.status_code == 400
     assert response.json["field"] == "body"
     assert redis.keys("*") == []
+
+
+def test_recreated_experiment_does_not_reuse_remembered_assignments(
+    client: FlaskClient, admin: Admin
+) -> None:
+    admin.experiment("exp", weights=[1.0, 0.0])
+    assert assign(client, "u1", "exp")["variation"] == "control"
+    assert admin.delete("/experiments/exp").status_code == 200
+    admin.experiment("exp", weights=[0.0, 1.0])
+    again = assign(client, "u1", "exp")
+    assert (again["variation"], again["reason"]) == ("treatment", "enrolled")

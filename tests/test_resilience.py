@@ -140,3 +140,25 @@ def test_default_experiment_answers_when_redis_dies_before_creating_it(
     assert answer.status_code == 200
     assert (answer.json["stored"], answer.json["reason"]) == (False, "unavailable")
     restartable.start()
+
+
+def test_returning_users_are_answered_from_memory_while_redis_is_down(
+    client: FlaskClient, restartable: Restartable
+) -> None:
+    before = enroll(client, "u1")
+    restartable.stop()
+    again = enroll(client, "u1")
+    assert (again["variation"], again["reason"], again["stored"]) == (
+        before["variation"],
+        "sticky",
+        True,
+    )
+    restartable.start()
+
+
+def test_memory_of_assignments_can_be_turned_off(restartable: Restartable) -> None:
+    client = make_app(restartable.url, ABFLASK_ASSIGNMENT_CACHE=0).test_client()
+    enroll(client, "u1")
+    restartable.stop()
+    assert enroll(client, "u1")["reason"] == "unavailable"
+    restartable.start()

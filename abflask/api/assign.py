@@ -87,9 +87,14 @@ def assign(key: str, user_id: str, now: float) -> dict[str, Any]:
             return _answer(user_id, exp, exp.winner, (False, False, False, "winner"))
         if exp.status != "running":
             return _answer(user_id, exp, 0, (False, False, False, "not_running"))
+        remembered = svc.assignments.get(exp, user_id)
+        if remembered is not None:  # a returning user: no round trip needed
+            return _answer(user_id, exp, remembered, OUTCOMES[st.STICKY])
         candidate = exp.candidate(user_id)
         try:
             status, variation = svc.store.enroll(exp, user_id, candidate, now)
+            if status in (st.STICKY, st.ENROLLED):
+                svc.assignments.put(exp, user_id, variation)
             if status in OUTCOMES:
                 return _answer(user_id, exp, max(variation, 0), OUTCOMES[status])
             refreshed = svc.definitions.refresh(key)  # stale: re-read, decide again
