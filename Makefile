@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt typecheck check analyze bench clean
+.PHONY: help install run test lint fmt typecheck check analyze bench loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -19,7 +19,7 @@ $(RUNTIME): requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(DEV): requirements-dev.txt $(RUNTIME)
+$(DEV): requirements-dev.txt requirements-load.txt $(RUNTIME)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
@@ -47,9 +47,13 @@ check: lint typecheck test ## what CI should pass: lint, types, tests
 analyze: $(RUNTIME) ## run the analysis job once (ARGS="--html var/report.html" etc.)
 	$(BIN)/python scripts/analyze.py $(ARGS)
 
-bench: $(RUNTIME) ## memory and analysis benchmarks (minutes; not part of the tests)
-	$(BIN)/python scripts/bench_memory.py
+bench: $(DEV) ## HTTP (needs wrk), SDK, analysis benchmarks; minutes, not part of the tests
+	$(BIN)/python scripts/bench_http.py
 	$(BIN)/python scripts/bench_analysis.py
+	$(BIN)/pip install -q growthbook==4.0.0 && $(BIN)/python scripts/bench_sdk.py
+
+loadtest: $(DEV) ## 30 s headless Locust run against a private service; reports in var/loadtest/
+	$(BIN)/python scripts/run_loadtest.py $(ARGS)
 
 clean: ## remove the venv, caches and var/ (the private Redis data!)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
