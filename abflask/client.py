@@ -578,10 +578,11 @@ class Client:
                 return
             self._closed = self._stopping = True
             self._wake.notify_all()
+        deadline = time.monotonic() + timeout
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self.flush(max(0.0, timeout))
+        self.flush(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> Client:
         return self
