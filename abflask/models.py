@@ -87,7 +87,7 @@ class Experiment:
         weights = list(self.weights) if self.weights is not None else None
         ranges = core.bucket_ranges(len(self.variations), self.coverage, weights)
         object.__setattr__(self, "ranges", tuple(ranges))
-        object.__setattr__(self, "seed_state", core.fnv1a32(self.seed or self.key))
+        object.__setattr__(self, "seed_state", core.fnv1a32(self.effective_seed))
 
     @property
     def effective_seed(self) -> str:
