@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from abflask.app import create_app
+from abflask.service.app import create_app
 
 app = create_app()

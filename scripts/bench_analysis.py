@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from abflask.core import records as layout
+from abflask.core.event import Event
+from abflask.core.experiment import Experiment
+from abflask.core.records import decode_record
+from abflask.storage import localredis
+from abflask.storage.store import Store, pack_event
 
-from abflask import localredis  # noqa: E402
-from abflask.models import Event, Experiment  # noqa: E402
-from abflask.records import EXPOSURE, HAS_VALUE, decode_record  # noqa: E402
-from abflask.store import Store, pack_event  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FULL_TARGET_S, INCREMENTAL_TARGET_S, MEMORY_TARGET_MB = 60.0, 6.0, 2048.0
 """Targets: seconds for --full over 10M events, seconds for 1M new, peak MiB."""
@@ -39,28 +40,32 @@ KEY = "bench"
 def records(
     users: np.ndarray,
     variation: np.ndarray,
-    kinds: np.ndarray,
+    kinds: np.ndarray | None,
     values: np.ndarray | None,
     at: int,
 ) -> list[bytes]:
-    """Build log records with numpy (layout in abflask/records.py)."""
+    """Build log records with numpy, at the offsets ``abflask.core.records`` names."""
     n = len(users)
-    width = 14 if kinds is None else (24 if values is not None else 16)
+    if kinds is None:
+        width, flags = layout.EXPOSURE_SIZE, layout.EXPOSURE
+    elif values is None:
+        width, flags = layout.EVENT_SIZE, 0
+    else:
+        width, flags = layout.VALUED_EVENT_SIZE, layout.HAS_VALUE
     rows = np.zeros((n, width), dtype=np.uint8)
-    rows[:, 0] = variation
-    rows[:, 1] = EXPOSURE if kinds is None else (HAS_VALUE if values is not None else 0)
-    rows[:, 2:6] = np.frombuffer(np.full(n, at, "<u4").tobytes(), np.uint8).reshape(
-        n, 4
-    )
-    rows[:, 6:14] = np.frombuffer(users.astype("<u8").tobytes(), np.uint8).reshape(n, 8)
+
+    def put(offset: int, column: np.ndarray, dtype: str) -> None:
+        raw = np.frombuffer(column.astype(dtype).tobytes(), np.uint8).reshape(n, -1)
+        rows[:, offset : offset + raw.shape[1]] = raw
+
+    rows[:, layout.VARIATION_AT] = variation
+    rows[:, layout.FLAGS_AT] = flags
+    put(layout.TIME_AT, np.full(n, at), "<u4")
+    put(layout.USER_AT, users, "<u8")
     if kinds is not None:
-        rows[:, 14:16] = np.frombuffer(kinds.astype("<u2").tobytes(), np.uint8).reshape(
-            n, 2
-        )
+        put(layout.EVENT_ID_AT, kinds, "<u2")
     if values is not None:
-        rows[:, 16:24] = np.frombuffer(
-            values.astype("<f8").tobytes(), np.uint8
-        ).reshape(n, 8)
+        put(layout.VALUE_AT, values, "<f8")
     flat = rows.tobytes()
     return [flat[i * width : (i + 1) * width] for i in range(n)]
 

@@ -34,10 +34,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from abflask.storage import localredis
 
-from abflask import localredis  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 RETURNING_USERS = 10_000
 TARGETS = {"returning": 0.75, "new": 0.6}

@@ -16,11 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abflask import localredis  # noqa: E402
-from abflask.models import Event, Experiment  # noqa: E402
-from abflask.store import Store, pack_event  # noqa: E402
+from abflask.core.event import Event
+from abflask.core.experiment import Experiment
+from abflask.storage import localredis
+from abflask.storage.store import Store, pack_event
 
 TARGET_PARTICIPANT = 24
 """Bytes per enrolled participant the spec allows."""

@@ -18,12 +18,9 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from abflask import core  # noqa: E402
-from abflask.client import Client  # noqa: E402
+from abflask.core import bucketing as core
+from abflask.sdk.client import Client
 
 TARGET_RATIO = 3.0
 """variation() calls/s relative to GrowthBook's run()."""

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis as redis_py
-from conftest import PREFIX, Admin
+
+from tests.helpers import PREFIX, Admin
 
 
 def race(url: str, paths: list[str]) -> list[dict[str, Any]]:

@@ -374,5 +374,5 @@ def test_only_config_reads_the_environment() -> None:
         for path in files
         if path != ROOT / "abflask" / "config.py"
     }
-    assert "abflask/localredis.py" in found
+    assert "abflask/storage/localredis.py" in found
     assert {name: reads for name, reads in found.items() if reads} == {}

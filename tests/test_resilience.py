@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_TOKEN, PREFIX, make_app
 from flask.testing import FlaskClient
 
-from abflask import core, localredis
-from abflask.records import decode_record
+from abflask.core import bucketing as core
+from abflask.core.records import decode_record
+from abflask.storage import localredis
+from tests.helpers import ADMIN_TOKEN, PREFIX, make_app
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -43,7 +43,7 @@ def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
-        "abflask.localredis",
+        "abflask.storage.localredis",
         "--",
         str(BIN / "gunicorn"),
         "-c",

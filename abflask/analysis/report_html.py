@@ -1,0 +1,178 @@
+"""The HTML report: one self-contained page with tables and inline SVG plots.
+
+Plots per experiment: conversion rate with its 95% interval per variation
+(one panel per metric), cumulative participants over time, and cumulative
+relative lift over time with the always-valid (sequential) band.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: cron and CI have none
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from abflask.analysis.report_text import summary_rows  # noqa: E402
+
+Z95 = 1.959963984540054
+"""Two-sided 95% normal quantile, for the per-variation rate intervals."""
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{font-size:1.5rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5rem 0 1rem}
+td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.warn{background:#fde8e8;border:1px solid #e0a0a0;padding:.6rem 1rem}
+.verdict{font-weight:600}.plots svg{max-width:100%;height:auto}
+"""
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _fmt(x: Any, pct: bool = False) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:+.2%}" if pct else f"{x:.4g}"
+    return html.escape(str(x))
+
+
+def rates_plot(result: dict[str, Any]) -> str:
+    """Conversion rate with a 95% interval per variation, one panel per metric."""
+    metrics = result["metrics"] or []
+    fig, axes = plt.subplots(
+        1, max(len(metrics), 1), figsize=(3.6 * max(len(metrics), 1), 3), squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics, strict=False):
+        names, rates, errs = [], [], []
+        for v in metric["variations"]:
+            n, p = v["participants"], v["conversion_rate"] or 0.0
+            names.append(v["name"])
+            rates.append(p)
+            errs.append(Z95 * math.sqrt(p * (1 - p) / n) if n else 0.0)
+        ax.errorbar(range(len(names)), rates, yerr=errs, fmt="o", capsize=6)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_title(metric["event"])
+        ax.set_ylabel("conversion rate")
+        ax.margins(x=0.3)
+    return _svg(fig)
+
+
+def timeline_plot(result: dict[str, Any]) -> str:
+    """Cumulative participants, and relative lift with the sequential band."""
+    series = result["timeseries"]
+    points = series["points"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    when = [datetime.fromtimestamp(p["t"], UTC) for p in points]
+    for i, name in enumerate(result["variations"]):
+        top.plot(when, [p["participants"][i] for p in points], label=name)
+        if i == 0:
+            continue
+        lift = [p["lift"][i - 1] for p in points]
+        mid = [x["rel_lift"] if x["rel_lift"] is not None else math.nan for x in lift]
+        low = [
+            x["rel_ci_sequential"][0]
+            if x["rel_ci_sequential"][0] is not None
+            else math.nan
+            for x in lift
+        ]
+        high = [
+            x["rel_ci_sequential"][1]
+            if x["rel_ci_sequential"][1] is not None
+            else math.nan
+            for x in lift
+        ]
+        (line,) = bottom.plot(when, mid, label=f"{name} vs {result['variations'][0]}")
+        bottom.fill_between(when, low, high, alpha=0.2, color=line.get_color())
+    top.set_ylabel("participants (cumulative)")
+    top.legend(loc="upper left")
+    bottom.axhline(0, color="#888", linewidth=1)
+    bottom.set_ylabel(f"relative lift on {series.get('event') or '—'}")
+    bottom.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    if len(result["variations"]) > 1:
+        bottom.legend(loc="upper left")
+    fig.autofmt_xdate()
+    return _svg(fig)
+
+
+def section(result: dict[str, Any]) -> str:
+    """One experiment's part of the page."""
+    out = [
+        f"<h2>{html.escape(result['name'])} <small>({html.escape(result['key'])}, "
+        f"{html.escape(result['status'])})</small></h2>"
+    ]
+    if result["srm_warning"]:
+        out.append(
+            f"<p class=warn>Sample ratio mismatch (p = {result['srm_p_value']:.2g}):"
+            " participants do not match the weights, so assignment or tracking "
+            "is broken. Do not trust these results.</p>"
+        )
+    for metric in result["metrics"]:
+        out.append(
+            f"<h3>{html.escape(metric['event'])}</h3>"
+            f"<p class=verdict>{html.escape(metric['verdict'])}</p>"
+        )
+    cols = [
+        "event",
+        "variation",
+        "participants",
+        "converters",
+        "conversion_rate",
+        "conversion_rel_lift",
+        "conversion_rel_ci_sequential_low",
+        "conversion_rel_ci_sequential_high",
+        "conversion_p_value_holm",
+        "conversion_p_value_sequential_holm",
+        "mean",
+        "value_rel_lift",
+        "value_p_value_holm",
+    ]
+    out.append(
+        "<table><tr>"
+        + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
+        + "</tr>"
+    )
+    for row in summary_rows(result):
+        out.append(
+            "<tr>"
+            + "".join(
+                f"<td>{_fmt(row[c], pct='lift' in c or 'ci' in c)}</td>" for c in cols
+            )
+            + "</tr>"
+        )
+    out.append("</table>")
+    if result["metrics"]:
+        out.append(
+            f"<div class=plots>{rates_plot(result)}{timeline_plot(result)}</div>"
+        )
+    return "\n".join(out)
+
+
+def write(results: list[dict[str, Any]], path: Path) -> None:
+    """Write the report for ``results`` to ``path`` (one file, no external assets)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n".join(section(r) for r in results) or "<p>No experiments.</p>"
+    page = (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>abflask results"
+        f"</title><style>{STYLE}</style><h1>abflask results</h1>"
+        f"<p>Generated {stamp}. Verdicts use always-valid (sequential) intervals, "
+        f"Holm-adjusted across variations and metrics.</p>{body}</html>\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")

@@ -1,0 +1,87 @@
+"""The result vocabularies both ends share: script codes, answer reasons, SDK reasons.
+
+One owner per encoding: ``enroll.lua`` and ``track.lua`` return ``Enrollment``
+and ``TrackResult`` codes (their headers point here), the service answers an
+assignment with an ``Outcome`` as its ``reason``, and the SDK explains each
+decision with a ``Reason``. Pure: enums and one mapping.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+
+class Enrollment(enum.IntEnum):
+    """What ``enroll.lua`` did: the first element of its reply."""
+
+    STALE = -1
+    """The caller decided with an older definition than Redis has: nothing written."""
+    STICKY = 0
+    """The user was enrolled earlier; the reply carries the stored variation."""
+    ENROLLED = 1
+    """The user is enrolled now, in the candidate variation."""
+    EXCLUDED = 2
+    """The candidate was -1 (outside coverage or namespace): nothing written."""
+    FULL = 3
+    """The enrollment cap is reached: nothing written."""
+
+
+class TrackResult(enum.StrEnum):
+    """What ``track.lua`` did with one event: one character of its reply."""
+
+    NOT_ENROLLED = "0"
+    """The user is not enrolled in this experiment: nothing written."""
+    RECORDED = "1"
+    """Appended to the event log and counted."""
+    DUPLICATE = "2"
+    """The user's ``event_id`` was seen before: stored once already."""
+    DROPPED = "3"
+    """The experiment has no room for another distinct event key."""
+
+
+class Outcome(enum.StrEnum):
+    """The ``reason`` of an assignment answer: ``/process_user``, ``/sdk/exposures``."""
+
+    ENROLLED = "enrolled"
+    STICKY = "sticky"
+    EXCLUDED = "excluded"
+    FULL = "full"
+    NOT_RUNNING = "not_running"
+    WINNER = "winner"
+    UNAVAILABLE = "unavailable"
+    NOT_FOUND = "not_found"
+
+    @property
+    def stored(self) -> bool:
+        """Whether an answer with this outcome reports a stored assignment."""
+        return self in (Outcome.ENROLLED, Outcome.STICKY)
+
+
+ENROLLMENT_OUTCOMES: Mapping[Enrollment, Outcome] = {
+    Enrollment.STICKY: Outcome.STICKY,
+    Enrollment.ENROLLED: Outcome.ENROLLED,
+    Enrollment.EXCLUDED: Outcome.EXCLUDED,
+    Enrollment.FULL: Outcome.FULL,
+}
+"""The answer for each final enrollment code (``STALE`` is not final: retry)."""
+
+
+class Reason(enum.StrEnum):
+    """Why an SDK decision came out as it did."""
+
+    ASSIGNED = "assigned"
+    """From the hash: this process has not heard the stored variation yet."""
+    STORED = "stored"
+    """The variation the service stored for this user."""
+    EXCLUDED = "excluded"
+    NOT_RUNNING = "not_running"
+    WINNER = "winner"
+    FLAG_ON = "flag_on"
+    FLAG_OFF = "flag_off"
+    NOT_IN_ROLLOUT = "not_in_rollout"
+    UNKNOWN = "unknown"
+    """No experiment or flag of that key in the snapshot."""
+    NO_CONFIG = "no_config"
+    """No snapshot yet."""
+    ERROR = "error"

@@ -1,0 +1,12 @@
+"""The Python SDK: decide in-process from a configuration snapshot, report later.
+
+Installable alone (``pip install abflask[sdk]``): imports the standard library,
+``abflask.core`` and ``abflask.errors`` only; never Flask, redis, numpy or
+pandas, and nothing of the service.
+"""
+
+from __future__ import annotations
+
+from abflask.sdk.client import Client, Decision, Reason, User
+
+__all__ = ["Client", "Decision", "Reason", "User"]

@@ -1,0 +1,137 @@
+"""Admin API: experiments and flags, behind the bearer token.
+
+Each view parses the request and makes one call to ``service.management``,
+the code path the CLI shares.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, request
+
+from abflask.core.fields import parse_key, parse_user_id
+from abflask.service import management
+from abflask.service.api.parsing import json_body
+from abflask.service.auth import check_admin, require_admin
+from abflask.service.extension import get_services
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.post("/experiments")
+@require_admin
+def create_experiment() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Create a draft experiment."""
+    created = management.create_experiment(get_services(), json_body(), time.time())
+    return created.to_dict(), 201, {"Location": f"/experiments/{created.key}"}
+
+
+@bp.get("/experiments")
+@require_admin
+def list_experiments() -> dict[str, Any]:
+    """Every experiment definition."""
+    found = management.list_experiments(get_services())
+    return {"experiments": [e.to_dict() for e in found]}
+
+
+@bp.get("/experiments/<key>")
+@require_admin
+def get_experiment(key: str) -> dict[str, Any]:
+    """One experiment with its live counters."""
+    return management.describe_experiment(get_services(), key)
+
+
+@bp.get("/experiments/<key>/results")
+@require_admin
+def experiment_results(key: str) -> dict[str, Any]:
+    """The latest results the analysis job stored for this experiment."""
+    return management.experiment_results(get_services(), key)
+
+
+@bp.patch("/experiments/<key>")
+@require_admin
+def patch_experiment(key: str) -> dict[str, Any]:
+    """Change weights, coverage, cap, name or metrics (anything while draft)."""
+    return management.patch_experiment(get_services(), key, json_body()).to_dict()
+
+
+@bp.post("/experiments/<key>/start")
+@require_admin
+def start_experiment(key: str) -> dict[str, Any]:
+    """draft or stopped → running."""
+    return management.start_experiment(get_services(), key, time.time()).to_dict()
+
+
+@bp.post("/experiments/<key>/stop")
+@require_admin
+def stop_experiment(key: str) -> dict[str, Any]:
+    """running → stopped (everyone gets the first variation)."""
+    return management.stop_experiment(get_services(), key, time.time()).to_dict()
+
+
+@bp.post("/experiments/<key>/complete")
+@require_admin
+def complete_experiment(key: str) -> dict[str, Any]:
+    """Ship a winner: ``{"winner": name}``; everyone gets it, nobody is enrolled."""
+    body = json_body()
+    winner = body.get("winner") if isinstance(body, dict) else None
+    done = management.complete_experiment(get_services(), key, winner, time.time())
+    return done.to_dict()
+
+
+@bp.delete("/experiments/<key>")
+@require_admin
+def delete_experiment(key: str) -> dict[str, Any]:
+    """Remove an experiment and all its data."""
+    management.delete_experiment(get_services(), key)
+    return {"deleted": key}
+
+
+# -- feature flags ------------------------------------------------------------
+
+
+@bp.post("/flags")
+@require_admin
+def create_flag() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Create a feature flag."""
+    created = management.create_flag(get_services(), json_body(), time.time())
+    return created.to_dict(), 201, {"Location": f"/flags/{created.key}"}
+
+
+@bp.get("/flags")
+@require_admin
+def list_flags() -> dict[str, Any]:
+    """Every flag definition."""
+    return {"flags": [f.to_dict() for f in management.list_flags(get_services())]}
+
+
+@bp.get("/flags/<key>")
+def get_flag(key: str) -> dict[str, Any]:
+    """With ``user_id``: whether the flag is on for that user (public).
+
+    Without: the flag's definition (admin only).
+    """
+    if "user_id" in request.args:
+        user_id = parse_user_id(request.args.get("user_id"))
+        flag = get_services().definitions.flag(parse_key(key))
+        return {"flag": flag.key, "user_id": user_id, "on": flag.is_on(user_id)}
+    check_admin()
+    return management.get_flag(get_services(), key).to_dict()
+
+
+@bp.patch("/flags/<key>")
+@require_admin
+def patch_flag(key: str) -> dict[str, Any]:
+    """Change ``enabled``, ``rollout``, ``seed`` or ``description``."""
+    flag = management.patch_flag(get_services(), key, json_body(), time.time())
+    return flag.to_dict()
+
+
+@bp.delete("/flags/<key>")
+@require_admin
+def delete_flag(key: str) -> dict[str, Any]:
+    """Remove a flag."""
+    management.delete_flag(get_services(), key)
+    return {"deleted": key}

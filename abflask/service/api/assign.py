@@ -1,0 +1,25 @@
+"""``/process_user``: which variation a user sees, sticky once stored."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from abflask.core.fields import parse_key, parse_user_id
+from abflask.service.api.parsing import params
+from abflask.service.assignment import assign
+from abflask.service.extension import get_services
+
+bp = Blueprint("assign", __name__)
+
+
+@bp.route("/process_user", methods=["GET", "POST"])
+def process_user() -> dict[str, Any]:
+    """Assign ``user_id`` to a variation of ``experiment`` (default if omitted)."""
+    given = params()
+    user_id = parse_user_id(given.get("user_id"))
+    key = given.get("experiment") or current_app.config["ABFLASK_DEFAULT_EXPERIMENT"]
+    key = parse_key(key, "experiment")
+    return assign(get_services(), key, user_id, time.time()).to_dict()

@@ -1,0 +1,73 @@
+"""The application factory: config → Store → services → blueprints → error handlers.
+
+Building the app opens no connection (gunicorn may fork after import); Redis
+is first contacted by the first request that needs it. Nothing imports this
+module but ``wsgi.py``, the tests and the console script: views reach the
+services through ``extension``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from abflask import config
+from abflask.errors import AbflaskError, StorageUnavailable
+from abflask.service.api import admin, assign, events, ops, sdk
+from abflask.service.definitions import AssignmentCache, Definitions
+from abflask.service.extension import EXTENSION, Services
+from abflask.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the service: defaults, then the environment or ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_mapping(config.DEFAULTS)
+    if test_config is None:
+        app.config.update(config.load())
+    else:
+        app.config.update(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["ABFLASK_MAX_REQUEST_BYTES"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    store = Store.from_url(
+        app.config["REDIS_URL"],
+        prefix=app.config["ABFLASK_KEY_PREFIX"],
+        timeout=app.config["ABFLASK_REDIS_TIMEOUT"],
+    )
+    definitions = Definitions(
+        store,
+        ttl=app.config["ABFLASK_CONFIG_TTL"],
+        default_key=app.config["ABFLASK_DEFAULT_EXPERIMENT"],
+    )
+    assignments = AssignmentCache(app.config["ABFLASK_ASSIGNMENT_CACHE"])
+    app.extensions[EXTENSION] = Services(store, definitions, assignments)
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AbflaskError)
+    def domain_error(exc: AbflaskError) -> tuple[dict[str, str], int, dict[str, str]]:
+        headers = {}
+        if isinstance(exc, StorageUnavailable):
+            logger.warning("storage unavailable: %s", exc.original or exc)
+            headers["Retry-After"] = "1"
+        return exc.to_dict(), exc.status, headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[dict[str, str], int]:
+        if isinstance(exc, InternalServerError):
+            logger.error("unhandled error", exc_info=exc.original_exception)
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return {"error": code, "message": exc.description or ""}, exc.code or 500

@@ -1,0 +1,151 @@
+"""Changing definitions: the one code path of the admin API and the CLI.
+
+Each function validates completely before its single write (a rejected
+change writes nothing), and makes this worker re-read its cached
+definitions afterwards. Raises the domain errors the API answers with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from abflask.core.experiment import Experiment, parse_experiment
+from abflask.core.fields import parse_key
+from abflask.core.flag import Flag, parse_flag
+from abflask.errors import ConflictError, NotFoundError
+from abflask.service.extension import Services
+
+
+def get_experiment(svc: Services, key: str) -> Experiment:
+    """One experiment, read from Redis; NotFoundError if there is none."""
+    found = svc.store.get_experiment(parse_key(key))
+    if found is None:
+        raise NotFoundError(f"experiment {key!r} does not exist")
+    return found
+
+
+def list_experiments(svc: Services) -> list[Experiment]:
+    """Every experiment, sorted by key."""
+    return list(svc.store.load_experiments().values())
+
+
+def describe_experiment(svc: Services, key: str) -> dict[str, Any]:
+    """One experiment's definition with its live ``counts``."""
+    exp = get_experiment(svc, key)
+    return {**exp.to_dict(), "counts": svc.store.counters(exp)}
+
+
+def experiment_results(svc: Services, key: str) -> dict[str, Any]:
+    """The latest results the analysis job stored for an experiment."""
+    exp = get_experiment(svc, key)
+    found = svc.store.results(exp.key)
+    if found is None:
+        raise NotFoundError(
+            f"no results for {key!r} yet: run scripts/analyze.py (e.g. from cron)"
+        )
+    return found
+
+
+def _check_namespace(svc: Services, exp: Experiment) -> None:
+    """Experiments sharing a namespace must not overlap: users see one of them."""
+    if exp.namespace is None:
+        return
+    ns_id, start, end = exp.namespace
+    for other in svc.store.load_experiments().values():
+        if other.key == exp.key or other.namespace is None:
+            continue
+        o_id, o_start, o_end = other.namespace
+        if o_id == ns_id and start < o_end and o_start < end:
+            raise ConflictError(
+                f"namespace {ns_id!r} range [{start}, {end}) overlaps "
+                f"experiment {other.key!r} [{o_start}, {o_end})"
+            )
+
+
+def create_experiment(svc: Services, payload: Any, now: float) -> Experiment:
+    """Create a draft from a create body (see ``parse_experiment``)."""
+    exp = parse_experiment(payload, now)
+    _check_namespace(svc, exp)
+    created = svc.store.create_experiment(exp)
+    svc.definitions.invalidate()
+    return created
+
+
+def _saved(svc: Services, exp: Experiment) -> Experiment:
+    saved = svc.store.save_experiment(exp)
+    svc.definitions.invalidate()
+    return saved
+
+
+def patch_experiment(svc: Services, key: str, payload: Any) -> Experiment:
+    """Change weights, coverage, cap, name or metrics (anything while draft)."""
+    exp = get_experiment(svc, key).patch(payload)
+    _check_namespace(svc, exp)
+    return _saved(svc, exp)
+
+
+def _transition(
+    svc: Services, key: str, change: Callable[[Experiment], Experiment]
+) -> Experiment:
+    return _saved(svc, change(get_experiment(svc, key)))
+
+
+def start_experiment(svc: Services, key: str, now: float) -> Experiment:
+    """draft or stopped → running."""
+    return _transition(svc, key, lambda e: e.start(now))
+
+
+def stop_experiment(svc: Services, key: str, now: float) -> Experiment:
+    """running → stopped (everyone gets the first variation)."""
+    return _transition(svc, key, lambda e: e.stop(now))
+
+
+def complete_experiment(svc: Services, key: str, winner: Any, now: float) -> Experiment:
+    """running or stopped → completed: everyone gets ``winner``, nobody is enrolled."""
+    return _transition(svc, key, lambda e: e.complete(winner, now))
+
+
+def delete_experiment(svc: Services, key: str) -> None:
+    """Remove an experiment and all its data; NotFoundError if there is none."""
+    if not svc.store.delete_experiment(parse_key(key)):
+        raise NotFoundError(f"experiment {key!r} does not exist")
+    svc.definitions.invalidate()
+
+
+# -- feature flags ------------------------------------------------------------
+
+
+def get_flag(svc: Services, key: str) -> Flag:
+    """One flag, read from Redis; NotFoundError if there is none."""
+    found = svc.store.load_flags().get(parse_key(key))
+    if found is None:
+        raise NotFoundError(f"flag {key!r} does not exist")
+    return found
+
+
+def list_flags(svc: Services) -> list[Flag]:
+    """Every flag, sorted by key."""
+    return list(svc.store.load_flags().values())
+
+
+def create_flag(svc: Services, payload: Any, now: float) -> Flag:
+    """Create a flag from a create body (see ``parse_flag``)."""
+    created = svc.store.create_flag(parse_flag(payload, now))
+    svc.definitions.invalidate()
+    return created
+
+
+def patch_flag(svc: Services, key: str, payload: Any, now: float) -> Flag:
+    """Change ``enabled``, ``rollout``, ``seed`` or ``description``."""
+    flag = parse_flag(payload, now, current=get_flag(svc, key))
+    saved = svc.store.save_flag(flag)
+    svc.definitions.invalidate()
+    return saved
+
+
+def delete_flag(svc: Services, key: str) -> None:
+    """Remove a flag; NotFoundError if there is none."""
+    if not svc.store.delete_flag(parse_key(key)):
+        raise NotFoundError(f"flag {key!r} does not exist")
+    svc.definitions.invalidate()

@@ -1,0 +1,422 @@
+"""The Store: every read and write of abflask's data, as Lua scripts and commands.
+
+Key names come from ``keys`` and scripts from ``lua/``; nothing else in
+abflask talks to Redis. Each hot path is one script call (one round trip),
+and every Redis failure becomes ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from abflask.core import records
+from abflask.core.event import Event
+from abflask.core.experiment import Experiment
+from abflask.core.flag import Flag
+from abflask.core.outcomes import Enrollment
+from abflask.core.records import fingerprint
+from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.storage.counters import decode_counters
+from abflask.storage.keys import Keys, bucket
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENT_KEYS = 65535
+"""Distinct event keys one experiment records (event ids are 16 bits)."""
+SCRIPTS = ("save", "enroll", "track", "unlock")
+KINDS = {"exps": "experiment", "flags": "flag"}
+"""Registry set → what its members are called in error messages."""
+BREAKER_SECONDS = 0.5
+"""Seconds calls fail fast after Redis was found unreachable."""
+
+
+@dataclass(frozen=True)
+class PackedEvent:
+    """An event turned into script arguments once, shared by every experiment."""
+
+    bucket: int
+    user_field: bytes
+    dedup_bucket: int
+    dedup_field: bytes
+    event: str
+    head: bytes
+    value: str
+    tail: bytes
+
+
+def pack_event(event: Event) -> PackedEvent:
+    """Precompute the fingerprints and record bytes of one event."""
+    fp = fingerprint(event.user_id)
+    flags, tail = records.encode_tail(event.value, event.properties)
+    # An event_id is scoped to its user: clients often number events per user.
+    dedup_fp = (
+        fingerprint(event.user_id + "\x1f" + event.event_id)
+        if event.event_id is not None
+        else b""
+    )
+    return PackedEvent(
+        bucket=bucket(fp),
+        user_field=fp[2:],
+        dedup_bucket=bucket(dedup_fp) if dedup_fp else 0,
+        dedup_field=dedup_fp[2:],
+        event=event.event,
+        head=records.encode_head(flags, event.timestamp, fp),
+        value=repr(event.value) if event.value is not None else "",
+        tail=tail,
+    )
+
+
+class Store:
+    """All reads and writes of abflask's data in one Redis.
+
+    Methods that talk to Redis say so in their docstring and raise
+    ``StorageUnavailable`` for any Redis failure. Nothing connects until the
+    first command, so a Store may be built before gunicorn forks.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "ab",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._r = client
+        self.prefix = prefix
+        self.keys = Keys(prefix)
+        self._clock = clock
+        self._down_until = 0.0
+        self._source = {
+            name: (
+                resources.files("abflask.storage") / "lua" / f"{name}.lua"
+            ).read_text()
+            for name in SCRIPTS
+        }
+        self._sha = {
+            name: hashlib.sha1(src.encode()).hexdigest()
+            for name, src in self._source.items()
+        }
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "ab", timeout: float = 1.0) -> Store:
+        """A Store over a pooled client for ``url``; does not connect yet."""
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One immediate retry on a broken pooled connection (e.g. after a
+            # Redis restart); never on a timeout, where the command may have
+            # run and a retry could apply it twice.
+            retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
+        )
+        return cls(client, prefix)
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one Redis operation; every failure becomes StorageUnavailable.
+
+        After a connection failure or timeout, calls fail fast for
+        ``BREAKER_SECONDS`` instead of each waiting out its own timeout: a
+        Redis that vanished must not tie up every worker (a successful
+        ``ping`` closes the breaker early).
+        """
+        if self._clock() < self._down_until:
+            raise StorageUnavailable("Redis was unreachable a moment ago")
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down_until = self._clock() + BREAKER_SECONDS
+            raise StorageUnavailable(f"Redis unreachable: {exc}", exc) from exc
+        except RedisError as exc:
+            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
+
+    def _evalsha(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+        except NoScriptError:  # first use, or after a restart or SCRIPT FLUSH
+            self._load_scripts()
+            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
+
+    def _script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return self._call(self._evalsha, name, keys, args)
+
+    def _load_scripts(self) -> None:
+        for src in self._source.values():
+            self._r.script_load(src)
+
+    def reset_connections(self) -> None:
+        """Drop pooled connections without closing them (after a fork)."""
+        self._r.connection_pool.reset()
+
+    def ping(self) -> bool:
+        """Whether Redis answers PING (one round trip, even while the breaker
+        is open; an answer closes it)."""
+        try:
+            answered = bool(self._r.ping())
+        except RedisError:
+            return False
+        self._down_until = 0.0
+        return answered
+
+    # -- definitions ---------------------------------------------------------
+
+    # -- definitions: experiments and flags, each a versioned JSON document --
+
+    def _config_key(self, experiment: str) -> str:
+        return self.keys.experiment(experiment, "cfg")
+
+    def _create(self, registry: str, key: str, data: dict[str, Any]) -> int:
+        """Write a new definition (save.lua, NX), then list it in ``registry``."""
+        what = f"{KINDS[registry]} {data['key']!r}"
+        version = int(self._script("save", [key], [0, json.dumps(data)]))
+        if version < 0:
+            raise ConflictError(f"{what} already exists")
+        self._call(self._r.sadd, self.keys.registry(registry), data["key"])
+        return version
+
+    def _replace(
+        self, registry: str, key: str, version: int, data: dict[str, Any]
+    ) -> int:
+        """Overwrite a definition if it is still at ``version`` (save.lua CAS)."""
+        what = f"{KINDS[registry]} {data['key']!r}"
+        new = int(self._script("save", [key], [version, json.dumps(data)]))
+        if new == -3:
+            raise NotFoundError(f"{what} does not exist")
+        if new < 0:
+            raise ConflictError(f"{what} changed meanwhile; retry")
+        return new
+
+    def _load(
+        self, registry: str, key_of: Callable[[str], str]
+    ) -> list[tuple[dict[str, Any], int]]:
+        """Every listed definition with its version (two round trips)."""
+        names = sorted(
+            k.decode()
+            for k in self._call(self._r.smembers, self.keys.registry(registry))
+        )
+        pipe = self._r.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(key_of(name), ["json", "ver"])
+        rows = self._call(pipe.execute)
+        return [(json.loads(raw), int(ver)) for raw, ver in rows if raw is not None]
+
+    def create_experiment(self, exp: Experiment) -> Experiment:
+        """Store a new experiment (round trips: 2); ConflictError if it exists."""
+        version = self._create(
+            "exps", self.keys.experiment(exp.key, "cfg"), exp.to_dict()
+        )
+        return Experiment.from_dict(exp.to_dict(), version)
+
+    def save_experiment(self, exp: Experiment) -> Experiment:
+        """Replace an experiment if nobody changed it since it was read."""
+        version = self._replace(
+            "exps", self.keys.experiment(exp.key, "cfg"), exp.version, exp.to_dict()
+        )
+        return Experiment.from_dict(exp.to_dict(), version)
+
+    def get_experiment(self, key: str) -> Experiment | None:
+        """Read one experiment definition (one round trip)."""
+        raw, ver = self._call(
+            self._r.hmget, self.keys.experiment(key, "cfg"), ["json", "ver"]
+        )
+        return None if raw is None else Experiment.from_dict(json.loads(raw), int(ver))
+
+    def load_experiments(self) -> dict[str, Experiment]:
+        """Every experiment definition (two round trips)."""
+        rows = self._load("exps", self._config_key)
+        return {d["key"]: Experiment.from_dict(d, ver) for d, ver in rows}
+
+    def delete_experiment(self, key: str) -> bool:
+        """Remove an experiment and all its data; False if it did not exist."""
+        removed = self._call(self._r.srem, self.keys.registry("exps"), key)
+        existed = bool(self._call(self._r.exists, self.keys.experiment(key, "cfg")))
+        names = list(self.keys.experiment_keys(key))
+        pipe = self._r.pipeline(transaction=False)
+        for i in range(0, len(names), 1000):
+            pipe.unlink(*names[i : i + 1000])
+        self._call(pipe.execute)
+        return bool(removed) or existed
+
+    def create_flag(self, flag: Flag) -> Flag:
+        """Store a new flag; ConflictError if it exists."""
+        version = self._create("flags", self.keys.flag(flag.key), flag.to_dict())
+        return Flag.from_dict(flag.to_dict(), version)
+
+    def save_flag(self, flag: Flag) -> Flag:
+        """Replace a flag if nobody changed it since it was read."""
+        version = self._replace(
+            "flags", self.keys.flag(flag.key), flag.version, flag.to_dict()
+        )
+        return Flag.from_dict(flag.to_dict(), version)
+
+    def load_flags(self) -> dict[str, Flag]:
+        """Every flag definition (two round trips)."""
+        return {
+            d["key"]: Flag.from_dict(d, ver)
+            for d, ver in self._load("flags", self.keys.flag)
+        }
+
+    def delete_flag(self, key: str) -> bool:
+        """Remove a flag; False if it did not exist."""
+        self._call(self._r.srem, self.keys.registry("flags"), key)
+        return bool(self._call(self._r.unlink, self.keys.flag(key)))
+
+    # -- the hot paths -------------------------------------------------------
+
+    def enroll(
+        self, exp: Experiment, user_id: str, candidate: int, now: float
+    ) -> tuple[Enrollment, int]:
+        """Return the user's sticky variation, enrolling them if new (one script).
+
+        Returns ``(status, variation)``; status ``Enrollment.STALE`` means
+        ``exp`` is older than Redis' copy: reload and call again (nothing was
+        written).
+        """
+        fp = fingerprint(user_id)
+        keys = [
+            self.keys.experiment(exp.key, "cfg"),
+            self.keys.experiment(exp.key, f"a:{bucket(fp)}"),
+            self.keys.experiment(exp.key, "c"),
+            self.keys.experiment(exp.key, "log"),
+        ]
+        head = records.encode_head(records.EXPOSURE, now, fp)
+        args = [exp.version, fp[2:], candidate, exp.max_participants or 0, head]
+        status, variation = self._script("enroll", keys, args)
+        return Enrollment(int(status)), int(variation)
+
+    def _track_call(
+        self, exp: Experiment, events: Sequence[PackedEvent]
+    ) -> tuple[list[str], list[Any]]:
+        x = self.keys.experiment
+        keys = [x(exp.key, "cfg"), x(exp.key, "c"), x(exp.key, "log"), x(exp.key, "ev")]
+        args: list[Any] = [exp.version, MAX_EVENT_KEYS]
+        for e in events:
+            keys += (
+                x(exp.key, f"a:{e.bucket}"),
+                x(exp.key, f"u:{e.bucket}"),
+                x(exp.key, f"d:{e.dedup_bucket}"),
+            )
+            args += (e.user_field, e.dedup_field, e.event, e.head, e.value, e.tail)
+        return keys, args
+
+    def track(
+        self, experiments: Sequence[Experiment], events: Sequence[PackedEvent]
+    ) -> dict[str, str | None]:
+        """Record ``events`` in every experiment given, in one pipelined round trip.
+
+        Each experiment's part is one atomic script. Returns, per experiment
+        key, one status character per event (see track.lua), or None when the
+        definition was stale and nothing was written there.
+        """
+        calls = [self._track_call(exp, events) for exp in experiments]
+        results = self._call(self._run_many, calls)
+        out: dict[str, str | None] = {}
+        for exp, res in zip(experiments, results, strict=True):
+            out[exp.key] = None if isinstance(res, int) else res.decode()
+        return out
+
+    def _run_many(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        if len(calls) == 1:  # no pipeline: saves its bookkeeping
+            return [self._evalsha("track", *calls[0])]
+        pipe = self._r.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._sha["track"], len(keys), *keys, *args)
+        results = pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):
+            self._load_scripts()  # a NOSCRIPT call did not run: safe to redo
+            for i, r in enumerate(results):
+                if isinstance(r, NoScriptError):
+                    keys, args = calls[i]
+                    results[i] = self._r.evalsha(
+                        self._sha["track"], len(keys), *keys, *args
+                    )
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return list(results)
+
+    # -- analysis ------------------------------------------------------------
+
+    def acquire_lock(self, name: str, token: str, ttl: int) -> bool:
+        """Take lock ``name`` for ``ttl`` seconds unless another holder has it."""
+        key = self.keys.lock(name)
+        return bool(self._call(self._r.set, key, token, ex=ttl, nx=True))
+
+    def release_lock(self, name: str, token: str) -> bool:
+        """Release lock ``name`` if ``token`` still holds it (unlock.lua)."""
+        return bool(self._script("unlock", [self.keys.lock(name)], [token]))
+
+    def bookmark(self, experiment: str) -> tuple[int, str]:
+        """Where the last analysis stopped: (log position, state id); (0, "")."""
+        pos, state = self._call(
+            self._r.hmget, self.keys.experiment(experiment, "an"), ["pos", "state"]
+        )
+        return (int(pos), state.decode()) if pos is not None else (0, "")
+
+    def save_results(
+        self, experiment: str, results: dict[str, Any], pos: int, state: str, at: float
+    ) -> None:
+        """Store the latest results and the new bookmark together (one round trip)."""
+        pipe = self._r.pipeline(transaction=True)  # one slot: {experiment}
+        pipe.set(self.keys.experiment(experiment, "res"), json.dumps(results))
+        pipe.hset(
+            self.keys.experiment(experiment, "an"),
+            mapping={"pos": pos, "state": state, "at": at},
+        )
+        self._call(pipe.execute)
+
+    def results(self, experiment: str) -> dict[str, Any] | None:
+        """The latest stored analysis results of an experiment, if any."""
+        raw = self._call(self._r.get, self.keys.experiment(experiment, "res"))
+        return None if raw is None else dict(json.loads(raw))
+
+    # -- reading -------------------------------------------------------------
+
+    def counters(self, exp: Experiment) -> dict[str, Any]:
+        """Live counts of an experiment by variation and event key (one round trip)."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(self.keys.experiment(exp.key, "c"))
+        pipe.hgetall(self.keys.experiment(exp.key, "ev"))
+        raw, ids = self._call(pipe.execute)
+        return decode_counters(exp.variations, raw, ids)
+
+    def append_log(self, experiment: str, records: Sequence[bytes]) -> None:
+        """Append pre-built records to an experiment's log (bulk import, benchmarks).
+
+        Bypasses the scripts: no counters or assignments change. Pipelined in
+        batches of 10,000 records.
+        """
+        key = self.keys.experiment(experiment, "log")
+        pipe = self._r.pipeline(transaction=False)
+        for i in range(0, len(records), 10_000):
+            pipe.rpush(key, *records[i : i + 10_000])
+            if len(pipe) >= 20:
+                self._call(pipe.execute)
+        self._call(pipe.execute)
+
+    def log_length(self, experiment: str) -> int:
+        """Number of records in an experiment's event log (one round trip)."""
+        return int(self._call(self._r.llen, self.keys.experiment(experiment, "log")))
+
+    def read_log(self, experiment: str, start: int, count: int) -> list[bytes]:
+        """Up to ``count`` raw records from position ``start`` (one round trip)."""
+        key = self.keys.experiment(experiment, "log")
+        return list(self._call(self._r.lrange, key, start, start + count - 1))
+
+    def event_names(self, experiment: str) -> dict[int, str]:
+        """Event id → event key for an experiment's log records."""
+        raw = self._call(self._r.hgetall, self.keys.experiment(experiment, "ev"))
+        return {int(v): k.decode() for k, v in raw.items() if k != b"#"}

@@ -1,0 +1,538 @@
+"""Tests for abflask.core.experiment: parsing, decisions, lifecycle and patches.
+
+Pure: no Redis and no clock. Every test passes ``now`` explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from abflask.core import bucketing as core
+from abflask.core.experiment import Experiment, parse_experiment
+from abflask.errors import ConflictError, ValidationError
+
+NOW = 1_700_000_000.0
+IDS = [f"user-{i}" for i in range(10_000)]
+MISSING = object()
+"""Marks a field to leave out of a payload built by ``body``."""
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    """A minimal valid experiment body with ``changes`` applied."""
+    payload: dict[str, Any] = {
+        "key": "checkout-btn",
+        "variations": ["control", "green"],
+    }
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not MISSING}
+
+
+def draft(**changes: Any) -> Experiment:
+    return parse_experiment(body(**changes), now=NOW)
+
+
+def running(**changes: Any) -> Experiment:
+    return draft(**changes).start(NOW + 10)
+
+
+# --- parse_experiment: valid bodies ------------------------------------------
+
+
+def test_minimal_body_gives_a_draft_with_defaults() -> None:
+    exp = parse_experiment(body(), now=NOW)
+    assert (
+        exp.key,
+        exp.variations,
+        exp.name,
+        exp.seed,
+        exp.weights,
+        exp.coverage,
+        exp.hash_version,
+        exp.max_participants,
+        exp.metrics,
+        exp.namespace,
+        exp.status,
+        exp.created_at,
+        exp.started_at,
+        exp.version,
+    ) == (
+        "checkout-btn",
+        ("control", "green"),
+        "checkout-btn",
+        "checkout-btn",
+        None,
+        1.0,
+        2,
+        None,
+        (),
+        None,
+        "draft",
+        NOW,
+        None,
+        0,
+    )
+
+
+def test_full_body_keeps_every_field() -> None:
+    exp = draft(
+        name="Checkout button",
+        variations=["a", "b", "c"],
+        weights=[0.2, 0.3, 0.5],
+        coverage=0.5,
+        seed="s1",
+        hash_version=1,
+        max_participants=100,
+        metrics=["purchase", "signup"],
+        namespace={"id": "ns", "range": [0.25, 0.75]},
+    )
+    assert (
+        exp.name,
+        exp.variations,
+        exp.weights,
+        exp.coverage,
+        exp.seed,
+        exp.hash_version,
+        exp.max_participants,
+        exp.metrics,
+        exp.namespace,
+    ) == (
+        "Checkout button",
+        ("a", "b", "c"),
+        (0.2, 0.3, 0.5),
+        0.5,
+        "s1",
+        1,
+        100,
+        ("purchase", "signup"),
+        ("ns", 0.25, 0.75),
+    )
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [{"id": "ns", "range": [0, 0.5]}, ["ns", 0, 0.5]],
+    ids=["object-form", "list-form"],
+)
+def test_namespace_forms_are_accepted(namespace: Any) -> None:
+    assert draft(namespace=namespace).namespace == ("ns", 0.0, 0.5)
+
+
+# --- parse_experiment: invalid bodies ----------------------------------------
+
+INVALID_EXPERIMENTS = [
+    ("key-missing", body(key=MISSING), "key"),
+    ("key-65-chars", body(key="k" * 65), "key"),
+    ("key-space", body(key="a b"), "key"),
+    ("key-slash", body(key="x/y"), "key"),
+    ("key-empty", body(key=""), "key"),
+    ("key-not-string", body(key=5), "key"),
+    ("variations-missing", body(variations=MISSING), "variations"),
+    ("variations-not-list", body(variations="a,b"), "variations"),
+    ("variations-1-item", body(variations=["a"]), "variations"),
+    (
+        "variations-21-items",
+        body(variations=[f"v{i}" for i in range(21)]),
+        "variations",
+    ),
+    ("variations-duplicates", body(variations=["a", "a"]), "variations"),
+    ("variations-non-string", body(variations=["a", 2]), "variations[1]"),
+    ("variations-empty-string", body(variations=["", "b"]), "variations[0]"),
+    ("weights-not-list", body(weights=0.5), "weights"),
+    ("weights-wrong-length", body(weights=[0.2, 0.3, 0.5]), "weights"),
+    ("weights-negative", body(weights=[-0.5, 1.5]), "weights[0]"),
+    ("weights-sum-not-1", body(weights=[0.5, 0.4]), "weights"),
+    ("weights-nan", body(weights=[math.nan, 0.5]), "weights[0]"),
+    ("weights-bool", body(weights=[True, False]), "weights[0]"),
+    ("coverage-negative", body(coverage=-0.1), "coverage"),
+    ("coverage-above-1", body(coverage=1.1), "coverage"),
+    ("coverage-string", body(coverage="1"), "coverage"),
+    ("coverage-bool", body(coverage=True), "coverage"),
+    ("hash-version-3", body(hash_version=3), "hash_version"),
+    ("hash-version-string", body(hash_version="2"), "hash_version"),
+    ("hash-version-bool", body(hash_version=True), "hash_version"),
+    ("cap-zero", body(max_participants=0), "max_participants"),
+    ("cap-negative", body(max_participants=-1), "max_participants"),
+    ("cap-float", body(max_participants=1.5), "max_participants"),
+    ("cap-bool", body(max_participants=True), "max_participants"),
+    ("metrics-not-list", body(metrics="purchase"), "metrics"),
+    ("metrics-reserved-key", body(metrics=["$exposure"]), "metrics[0]"),
+    ("metrics-space", body(metrics=["ok", "a b"]), "metrics[1]"),
+    ("metrics-duplicates", body(metrics=["buy", "buy"]), "metrics"),
+    ("namespace-string", body(namespace="ns"), "namespace"),
+    ("namespace-list-of-2", body(namespace=["ns", 0.5]), "namespace"),
+    ("namespace-no-range", body(namespace={"id": "ns"}), "namespace"),
+    (
+        "namespace-extra-key",
+        body(namespace={"id": "ns", "range": [0, 1], "x": 1}),
+        "namespace",
+    ),
+    ("namespace-bad-id", body(namespace=["a b", 0, 0.5]), "namespace.id"),
+    (
+        "namespace-range-not-list",
+        body(namespace={"id": "ns", "range": "0-1"}),
+        "namespace.range",
+    ),
+    (
+        "namespace-range-3-items",
+        body(namespace={"id": "ns", "range": [0, 0.5, 1]}),
+        "namespace.range",
+    ),
+    ("namespace-start-equals-end", body(namespace=["ns", 0.5, 0.5]), "namespace.range"),
+    ("namespace-start-after-end", body(namespace=["ns", 0.6, 0.4]), "namespace.range"),
+    (
+        "namespace-start-negative",
+        body(namespace=["ns", -0.1, 0.5]),
+        "namespace.range[0]",
+    ),
+    ("namespace-end-above-1", body(namespace=["ns", 0, 1.5]), "namespace.range[1]"),
+    ("unknown-field", body(wieghts=[0.5, 0.5]), "wieghts"),
+    ("name-too-long", body(name="n" * 201), "name"),
+    ("seed-empty", body(seed=""), "seed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [case[1:] for case in INVALID_EXPERIMENTS],
+    ids=[case[0] for case in INVALID_EXPERIMENTS],
+)
+def test_invalid_experiment_names_the_bad_field(
+    payload: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_experiment(payload, now=NOW)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "payload", [None, [], "checkout-btn"], ids=["null", "list", "string"]
+)
+def test_experiment_body_must_be_an_object(payload: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_experiment(payload, now=NOW)
+    assert info.value.field == "body"
+
+
+# --- Experiment.candidate ----------------------------------------------------
+
+
+def test_candidate_is_deterministic() -> None:
+    first = [draft().candidate(user) for user in IDS[:500]]
+    again = [draft().candidate(user) for user in IDS[:500]]
+    assert first == again
+
+
+def test_candidate_split_follows_weights() -> None:
+    exp = draft(weights=[0.2, 0.8])
+    picks = [exp.candidate(user) for user in IDS]
+    # Binomial sd for n=10,000 and p=0.2 is 40: ±200 is five sd.
+    assert abs(picks.count(0) - 2000) < 200
+    assert picks.count(0) + picks.count(1) == len(IDS)
+
+
+def test_candidate_is_excluded_everywhere_at_zero_coverage() -> None:
+    exp = draft(coverage=0)
+    assert {exp.candidate(user) for user in IDS} == {-1}
+
+
+def test_candidate_excludes_users_outside_the_namespace() -> None:
+    namespace = ("ns", 0.25, 0.75)
+    exp = draft(namespace=list(namespace))
+    inside = [core.in_namespace(user, namespace) for user in IDS]
+    enrolled = [exp.candidate(user) != -1 for user in IDS]
+    assert any(inside) and not all(inside)
+    assert enrolled == inside
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"weights": [0.2, 0.8]},
+        {"coverage": 0.5},
+        {"hash_version": 1},
+        {"seed": "other-seed"},
+        {"variations": ["a", "b", "c"]},
+        {"variations": ["a", "b", "c"], "weights": [0.5, 0.25, 0.25], "coverage": 0.7},
+    ],
+    ids=[
+        "defaults",
+        "weights",
+        "coverage",
+        "hash-v1",
+        "seed",
+        "three-equal",
+        "three-weighted-partial",
+    ],
+)
+def test_candidate_equals_core_choose_variation(changes: dict[str, Any]) -> None:
+    exp = draft(**changes)
+    weights = list(exp.weights) if exp.weights is not None else None
+    expected = [
+        core.choose_variation(
+            user,
+            exp.seed,
+            weights,
+            exp.coverage,
+            exp.hash_version,
+            n=len(exp.variations),
+        )
+        for user in IDS[:2000]
+    ]
+    assert [exp.candidate(user) for user in IDS[:2000]] == expected
+
+
+# --- lifecycle ---------------------------------------------------------------
+
+
+def test_start_makes_a_draft_running() -> None:
+    exp = draft().start(NOW + 10)
+    assert (exp.status, exp.started_at, exp.stopped_at) == ("running", NOW + 10, None)
+
+
+def test_stop_records_the_stop_time() -> None:
+    exp = running().stop(NOW + 20)
+    assert (exp.status, exp.stopped_at) == ("stopped", NOW + 20)
+
+
+def test_restart_keeps_the_first_start_time() -> None:
+    exp = running().stop(NOW + 20).start(NOW + 30)
+    assert (exp.status, exp.started_at, exp.stopped_at) == ("running", NOW + 10, None)
+
+
+def test_complete_from_running_records_winner_and_times() -> None:
+    exp = running().complete("green", NOW + 40)
+    assert (exp.status, exp.winner, exp.stopped_at, exp.completed_at) == (
+        "completed",
+        1,
+        NOW + 40,
+        NOW + 40,
+    )
+
+
+def test_complete_from_stopped_keeps_the_stop_time() -> None:
+    exp = running().stop(NOW + 20).complete("control", NOW + 40)
+    assert (exp.status, exp.winner, exp.stopped_at, exp.completed_at) == (
+        "completed",
+        0,
+        NOW + 20,
+        NOW + 40,
+    )
+
+
+def _in_status(status: str) -> Experiment:
+    exp = draft()
+    if status in ("running", "stopped", "completed"):
+        exp = exp.start(NOW + 10)
+    if status == "stopped":
+        exp = exp.stop(NOW + 20)
+    if status == "completed":
+        exp = exp.complete("green", NOW + 30)
+    assert exp.status == status
+    return exp
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        ("running", "start"),
+        ("completed", "start"),
+        ("draft", "stop"),
+        ("stopped", "stop"),
+        ("completed", "stop"),
+        ("draft", "complete"),
+        ("completed", "complete"),
+    ],
+    ids=[
+        "start-running",
+        "start-completed",
+        "stop-draft",
+        "stop-stopped",
+        "stop-completed",
+        "complete-draft",
+        "complete-completed",
+    ],
+)
+def test_invalid_transition_is_a_conflict(status: str, action: str) -> None:
+    exp = _in_status(status)
+    with pytest.raises(ConflictError):
+        if action == "complete":
+            exp.complete("green", NOW + 50)
+        else:
+            getattr(exp, action)(NOW + 50)
+
+
+@pytest.mark.parametrize(
+    "winner", ["blue", 1, None, ["green"]], ids=["unknown", "int", "null", "list"]
+)
+def test_complete_rejects_a_bad_winner(winner: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        running().complete(winner, NOW + 40)
+    assert info.value.field == "winner"
+
+
+# --- Experiment.patch --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patch", "attribute", "expected"),
+    [
+        ({"name": "New"}, "name", "New"),
+        ({"variations": ["a", "b", "c"]}, "variations", ("a", "b", "c")),
+        ({"weights": [0.3, 0.7]}, "weights", (0.3, 0.7)),
+        ({"coverage": 0.4}, "coverage", 0.4),
+        ({"seed": "s2"}, "seed", "s2"),
+        ({"hash_version": 1}, "hash_version", 1),
+        ({"max_participants": 50}, "max_participants", 50),
+        ({"metrics": ["buy"]}, "metrics", ("buy",)),
+        ({"namespace": ["ns", 0, 0.5]}, "namespace", ("ns", 0.0, 0.5)),
+        ({"key": "checkout-btn", "name": "Same key"}, "name", "Same key"),
+    ],
+    ids=[
+        "name",
+        "variations",
+        "weights",
+        "coverage",
+        "seed",
+        "hash_version",
+        "max_participants",
+        "metrics",
+        "namespace",
+        "unchanged-key",
+    ],
+)
+def test_draft_patch_changes_any_field(
+    patch: dict[str, Any], attribute: str, expected: Any
+) -> None:
+    assert getattr(draft().patch(patch), attribute) == expected
+
+
+def test_draft_patch_of_variations_without_weights_resets_weights() -> None:
+    exp = draft(weights=[0.2, 0.8]).patch({"variations": ["a", "b", "c"]})
+    assert exp.weights is None
+
+
+def test_draft_patch_of_variations_with_weights_sets_both() -> None:
+    exp = draft(weights=[0.2, 0.8]).patch(
+        {"variations": ["a", "b", "c"], "weights": [0.5, 0.25, 0.25]}
+    )
+    assert (exp.variations, exp.weights) == (("a", "b", "c"), (0.5, 0.25, 0.25))
+
+
+def test_patch_leaves_other_fields_alone() -> None:
+    exp = draft(weights=[0.2, 0.8], metrics=["buy"], namespace=["ns", 0, 0.5])
+    assert exp.patch({"name": "Renamed"}) == replace(exp, name="Renamed")
+
+
+@pytest.mark.parametrize(
+    ("patch", "attribute", "expected"),
+    [
+        ({"weights": [0.3, 0.7]}, "weights", (0.3, 0.7)),
+        ({"coverage": 0.4}, "coverage", 0.4),
+        ({"max_participants": 50}, "max_participants", 50),
+        ({"name": "New"}, "name", "New"),
+        ({"metrics": ["buy", "signup"]}, "metrics", ("buy", "signup")),
+    ],
+    ids=["weights", "coverage", "max_participants", "name", "metrics"],
+)
+def test_running_patch_changes_patchable_fields(
+    patch: dict[str, Any], attribute: str, expected: Any
+) -> None:
+    assert getattr(running().patch(patch), attribute) == expected
+
+
+def test_running_patch_keeps_status_version_and_timestamps() -> None:
+    exp = replace(running(), version=7)
+    patched = exp.patch({"coverage": 0.5})
+    keep = ("status", "version", "created_at", "started_at", "stopped_at", "winner")
+    assert [getattr(patched, a) for a in keep] == [getattr(exp, a) for a in keep]
+
+
+def test_running_patch_recomputes_bucket_ranges() -> None:
+    patched = running().patch({"coverage": 0})
+    assert {patched.candidate(user) for user in IDS[:500]} == {-1}
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"variations": ["a", "b", "c"]},
+        {"seed": "s2"},
+        {"hash_version": 1},
+        {"namespace": ["ns", 0, 0.5]},
+    ],
+    ids=["variations", "seed", "hash_version", "namespace"],
+)
+def test_running_patch_of_locked_field_is_a_conflict(patch: dict[str, Any]) -> None:
+    with pytest.raises(ConflictError):
+        running().patch(patch)
+
+
+@pytest.mark.parametrize("status", ["stopped", "completed"])
+def test_locked_fields_stay_locked_after_running(status: str) -> None:
+    with pytest.raises(ConflictError):
+        _in_status(status).patch({"seed": "s2"})
+
+
+@pytest.mark.parametrize("status", ["draft", "running"])
+def test_patch_cannot_change_the_key(status: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        _in_status(status).patch({"key": "other"})
+    assert info.value.field == "key"
+
+
+@pytest.mark.parametrize("status", ["draft", "running"])
+def test_patch_rejects_unknown_fields(status: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        _in_status(status).patch({"status": "completed"})
+    assert info.value.field == "status"
+
+
+def test_patch_validates_the_merged_result() -> None:
+    with pytest.raises(ValidationError) as info:
+        running().patch({"weights": [0.5, 0.6]})
+    assert info.value.field == "weights"
+
+
+# --- to_dict / from_dict -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [
+        draft(),
+        replace(
+            draft(
+                name="Full",
+                variations=["a", "b", "c"],
+                weights=[0.2, 0.3, 0.5],
+                coverage=0.9,
+                seed="s1",
+                hash_version=1,
+                max_participants=10,
+                metrics=["buy"],
+                namespace={"id": "ns", "range": [0.1, 0.6]},
+            )
+            .start(NOW + 10)
+            .complete("b", NOW + 20),
+            version=12,
+        ),
+    ],
+    ids=["minimal-draft", "full-completed"],
+)
+def test_to_dict_from_dict_round_trip(exp: Experiment) -> None:
+    stored = json.loads(json.dumps(exp.to_dict()))
+    restored = Experiment.from_dict(stored, exp.version)
+    assert restored == exp
+    assert restored.version == exp.version
+    assert restored.split == exp.split
+
+
+def test_to_dict_names_the_winner() -> None:
+    exp = running().complete("green", NOW + 20)
+    assert exp.to_dict()["winner"] == "green"

@@ -1,0 +1,76 @@
+"""Helpers the tests import: settings, the app builder, an admin client.
+
+Fixtures live in ``conftest.py``; nothing imports that module.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis as redis_py
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from abflask.service.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository."""
+ADMIN_TOKEN = "test-admin-token-0123456789"
+SDK_KEY = "test-sdk-key-0123456789"
+PREFIX = "t"
+
+
+def make_app(url: str, **overrides: Any) -> Flask:
+    """The real app on ``url`` with test settings."""
+    settings = {
+        "TESTING": True,
+        "REDIS_URL": url,
+        "ABFLASK_KEY_PREFIX": PREFIX,
+        "ABFLASK_ADMIN_TOKEN": ADMIN_TOKEN,
+        "ABFLASK_SDK_KEYS": (SDK_KEY,),
+        **overrides,
+    }
+    return create_app(settings)
+
+
+class Admin:
+    """Sends admin requests with the bearer token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+        self.headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def __getattr__(self, method: str) -> Callable[..., TestResponse]:
+        send = getattr(self._client, method)
+
+        def call(path: str, **kwargs: Any) -> TestResponse:
+            return send(path, headers=self.headers, **kwargs)  # type: ignore[no-any-return]
+
+        return call
+
+    def experiment(self, key: str = "exp", start: bool = True, **fields: Any) -> Any:
+        """Create (and by default start) an experiment; return its JSON."""
+        body = {"key": key, "variations": ["control", "treatment"], **fields}
+        created = self.post("/experiments", json=body)
+        assert created.status_code == 201, created.json
+        if not start:
+            return created.json
+        started = self.post(f"/experiments/{key}/start")
+        assert started.status_code == 200, started.json
+        return started.json
+
+
+def snapshot(client: redis_py.Redis) -> dict[bytes, bytes | None]:
+    """Every key with its serialized value: equal snapshots mean nothing changed."""
+    return {key: client.dump(key) for key in client.keys("*")}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

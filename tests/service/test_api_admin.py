@@ -1,0 +1,184 @@
+"""The admin API: experiments, flags, auth, errors and probes."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_py
+from flask.testing import FlaskClient
+
+from tests.helpers import Admin, make_app, snapshot
+
+
+def test_create_returns_draft_with_location(admin: Admin) -> None:
+    response = admin.post("/experiments", json={"key": "btn", "variations": ["A", "B"]})
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/experiments/btn"
+    body = response.json
+    assert (body["status"], body["seed"], body["hash_version"]) == ("draft", "btn", 2)
+    assert body["created_at"] is not None
+
+
+def test_list_and_get(admin: Admin) -> None:
+    admin.experiment("one", start=False)
+    admin.experiment("two", metrics=["buy", "view"])
+    listed = admin.get("/experiments").json["experiments"]
+    assert sorted(e["key"] for e in listed) == ["one", "two"]
+    two = admin.get("/experiments/two").json
+    assert two["metrics"] == ["buy", "view"]
+    assert two["counts"]["participants"] == 0
+
+
+def test_duplicate_key_is_409(admin: Admin) -> None:
+    admin.experiment("one", start=False)
+    again = admin.post("/experiments", json={"key": "one", "variations": ["a", "b"]})
+    assert again.status_code == 409
+    assert again.json["error"] == "conflict"
+
+
+def test_lifecycle(admin: Admin) -> None:
+    admin.experiment("exp", start=False)
+    assert admin.post("/experiments/exp/start").json["status"] == "running"
+    assert admin.post("/experiments/exp/stop").json["status"] == "stopped"
+    assert admin.post("/experiments/exp/start").json["status"] == "running"
+    done = admin.post("/experiments/exp/complete", json={"winner": "treatment"})
+    assert (done.json["status"], done.json["winner"]) == ("completed", "treatment")
+    again = admin.post("/experiments/exp/start")
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"winner": "nobody"}, 400), ({}, 400), ({"winner": 1}, 400)],
+    ids=["unknown", "missing", "not-a-name"],
+)
+def test_complete_needs_a_known_winner(admin: Admin, body: object, status: int) -> None:
+    admin.experiment("exp")
+    response = admin.post("/experiments/exp/complete", json=body)
+    assert response.status_code == status
+    assert response.json["field"] == "winner"
+
+
+def test_variations_locked_once_started(admin: Admin) -> None:
+    admin.experiment("exp", start=False)
+    draft = admin.patch("/experiments/exp", json={"variations": ["a", "b", "c"]})
+    assert draft.status_code == 200
+    admin.post("/experiments/exp/start")
+    locked = admin.patch("/experiments/exp", json={"variations": ["a", "b"]})
+    assert locked.status_code == 409
+    assert "variations" in locked.json["message"]
+    cap = admin.patch("/experiments/exp", json={"max_participants": 10})
+    assert cap.json["max_participants"] == 10
+
+
+def test_delete_removes_data(
+    admin: Admin, client: FlaskClient, redis: redis_py.Redis
+) -> None:
+    admin.experiment("exp")
+    client.get("/process_user?user_id=u1&experiment=exp")
+    client.post("/track", json={"user_id": "u1", "event": "buy", "event_id": "x"})
+    assert admin.delete("/experiments/exp").status_code == 200
+    assert redis.keys("*") == []
+    assert admin.get("/experiments/exp").status_code == 404
+    assert admin.delete("/experiments/exp").status_code == 404
+
+
+def test_overlapping_namespaces_conflict(admin: Admin) -> None:
+    admin.experiment("one", namespace={"id": "ns", "range": [0, 0.5]})
+    admin.experiment("two", namespace=["ns", 0.5, 1.0])
+    clash = admin.post(
+        "/experiments",
+        json={"key": "three", "variations": ["a", "b"], "namespace": ["ns", 0.4, 0.6]},
+    )
+    assert clash.status_code == 409
+    assert "one" in clash.json["message"]
+
+
+def test_flags(admin: Admin, client: FlaskClient) -> None:
+    created = admin.post("/flags", json={"key": "nav", "enabled": True, "rollout": 1})
+    assert created.status_code == 201
+    assert client.get("/flags/nav?user_id=u1").json == {
+        "flag": "nav",
+        "user_id": "u1",
+        "on": True,
+    }
+    admin.patch("/flags/nav", json={"rollout": 0})
+    assert client.get("/flags/nav?user_id=u1").json["on"] is False
+    assert admin.get("/flags/nav").json["rollout"] == 0
+    assert [f["key"] for f in admin.get("/flags").json["flags"]] == ["nav"]
+    assert admin.delete("/flags/nav").status_code == 200
+    assert client.get("/flags/nav?user_id=u1").status_code == 404
+
+
+def test_flag_rollout_is_deterministic_per_user(
+    admin: Admin, client: FlaskClient
+) -> None:
+    admin.post("/flags", json={"key": "half", "enabled": True, "rollout": 0.5})
+    first = [client.get(f"/flags/half?user_id=u{i}").json["on"] for i in range(200)]
+    again = [client.get(f"/flags/half?user_id=u{i}").json["on"] for i in range(200)]
+    assert first == again
+    assert 60 < sum(first) < 140
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": "Basic dGVzdA=="},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["none", "wrong", "basic", "empty"],
+)
+def test_admin_needs_the_token(
+    client: FlaskClient, redis: redis_py.Redis, headers: dict[str, str]
+) -> None:
+    body = {"key": "exp", "variations": ["a", "b"]}
+    response = client.post("/experiments", json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json["error"] == "unauthorized"
+    assert client.get("/experiments", headers=headers).status_code == 401
+    assert client.get("/flags/nav", headers=headers).status_code == 401
+    assert redis.keys("*") == []
+
+
+def test_admin_disabled_without_token(
+    redis_server: object, redis: redis_py.Redis
+) -> None:
+    app = make_app(redis_server.url, ABFLASK_ADMIN_TOKEN=None)  # type: ignore[attr-defined]
+    response = app.test_client().get(
+        "/experiments", headers={"Authorization": "Bearer anything-at-all"}
+    )
+    assert response.status_code == 403
+    assert "ABFLASK_ADMIN_TOKEN" in response.json["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "a b", "variations": ["a", "b"]},
+        {"key": "k", "variations": ["a"]},
+        {"key": "k", "variations": ["a", "a"]},
+        {"key": "k", "variations": ["a", "b"], "weights": [0.9, 0.9]},
+    ],
+    ids=["bad-key", "one-variation", "duplicate-variations", "bad-weights"],
+)
+def test_bad_experiment_is_400_and_writes_nothing(
+    admin: Admin, redis: redis_py.Redis, body: object
+) -> None:
+    before = snapshot(redis)
+    response = admin.post("/experiments", json=body)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid"
+    assert snapshot(redis) == before
+
+
+def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
+    missing = client.get("/nope")
+    wrong = client.delete("/track")
+    assert (missing.status_code, missing.json["error"]) == (404, "not_found")
+    assert (wrong.status_code, wrong.json["error"]) == (405, "method_not_allowed")
+
+
+def test_probes(client: FlaskClient) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}

@@ -1,0 +1,325 @@
+"""The Redis store and its Lua scripts, against the real server."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from abflask.core.event import Event
+from abflask.core.experiment import Experiment
+from abflask.core.flag import Flag
+from abflask.core.outcomes import Enrollment
+from abflask.core.records import Record, decode_record, fingerprint
+from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.storage import keys as storage_keys
+from abflask.storage import store as st
+from abflask.storage.localredis import LocalRedis
+from abflask.storage.store import Store, pack_event
+
+NOW = 1_790_000_000.0
+
+
+@pytest.fixture
+def store(redis_server: LocalRedis, redis: redis_py.Redis) -> Store:
+    return Store.from_url(redis_server.url, prefix="t")
+
+
+def running(store: Store, **fields: object) -> Experiment:
+    exp = Experiment(key="exp", variations=("a", "b"), status="running", **fields)  # type: ignore[arg-type]
+    return store.create_experiment(exp)
+
+
+def test_create_then_get_round_trips(store: Store) -> None:
+    created = running(store, weights=(0.3, 0.7), max_participants=5)
+    assert created.version == 1
+    assert store.get_experiment("exp") == created
+
+
+def test_create_twice_conflicts(store: Store) -> None:
+    running(store)
+    with pytest.raises(ConflictError):
+        running(store)
+
+
+def test_save_with_old_version_conflicts(store: Store) -> None:
+    first = running(store)
+    store.save_experiment(first.stop(NOW))
+    with pytest.raises(ConflictError):
+        store.save_experiment(first.stop(NOW))
+
+
+def test_save_of_deleted_experiment_is_not_found(store: Store) -> None:
+    exp = running(store)
+    store.delete_experiment("exp")
+    with pytest.raises(NotFoundError):
+        store.save_experiment(exp)
+
+
+def test_every_key_of_an_experiment_shares_its_hash_tag(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    store.track([exp], [pack_event(Event("u1", "buy", NOW, 2.0, None, "e1"))])
+    keys = [k.decode() for k in redis.keys("t:x:*")]
+    assert len(keys) >= 7
+    assert all(k.startswith("t:x:{exp}:") for k in keys)
+    assert set(redis.keys("*")) - {k.encode() for k in keys} == {b"t:exps"}
+
+
+def test_prefix_separates_deployments(
+    redis_server: LocalRedis, redis: redis_py.Redis
+) -> None:
+    one = Store.from_url(redis_server.url, prefix="one")
+    two = Store.from_url(redis_server.url, prefix="two")
+    one.create_experiment(Experiment(key="exp", variations=("a", "b")))
+    assert two.get_experiment("exp") is None
+    assert all(k.startswith(b"one:") for k in redis.keys("*"))
+
+
+def test_enroll_stores_then_is_sticky(store: Store) -> None:
+    exp = running(store)
+    assert store.enroll(exp, "u1", 1, NOW) == (Enrollment.ENROLLED, 1)
+    # A later call with another candidate (weights changed) keeps variation 1.
+    assert store.enroll(exp, "u1", 0, NOW) == (Enrollment.STICKY, 1)
+
+
+def test_enroll_writes_counters_and_one_exposure(store: Store) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 1, NOW)
+    store.enroll(exp, "u1", 1, NOW)
+    assert store.counters(exp)["variations"][1]["participants"] == 1
+    records = [decode_record(r) for r in store.read_log("exp", 0, 10)]
+    assert records == [
+        Record(variation=1, exposure=True, timestamp=int(NOW), user=fingerprint("u1"))
+    ]
+
+
+def test_enroll_with_stale_version_writes_nothing(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    exp = running(store)
+    store.save_experiment(exp)  # version 2 in Redis; exp still says 1
+    before = redis.dbsize()
+    assert store.enroll(exp, "u1", 0, NOW) == (Enrollment.STALE, -1)
+    assert redis.dbsize() == before
+
+
+def test_enroll_excluded_candidate_writes_nothing(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    exp = running(store)
+    before = redis.dbsize()
+    assert store.enroll(exp, "u1", -1, NOW) == (Enrollment.EXCLUDED, -1)
+    assert redis.dbsize() == before
+
+
+def test_enroll_stops_at_cap(store: Store) -> None:
+    exp = running(store, max_participants=2)
+    results = [store.enroll(exp, f"u{i}", 0, NOW)[0] for i in range(4)]
+    assert results == [
+        Enrollment.ENROLLED,
+        Enrollment.ENROLLED,
+        Enrollment.FULL,
+        Enrollment.FULL,
+    ]
+    assert store.enroll(exp, "u0", 0, NOW) == (Enrollment.STICKY, 0)
+
+
+def test_assignments_are_compact_hashes(store: Store, redis: redis_py.Redis) -> None:
+    exp = running(store)
+    for i in range(3000):
+        store.enroll(exp, f"user-{i}", i % 2, NOW)
+    buckets = redis.keys("t:x:{exp}:a:*")
+    assert len(buckets) < 3000  # grouped, not a key per user
+    encodings = {redis.object("encoding", k) for k in buckets}
+    assert encodings <= {b"ziplist", b"listpack"}
+
+
+def event(
+    user: str,
+    name: str = "buy",
+    value: float | None = None,
+    event_id: str | None = None,
+    **props: object,
+) -> st.PackedEvent:
+    return pack_event(Event(user, name, NOW, value, props or None, event_id))
+
+
+def test_track_records_only_enrolled_users(store: Store) -> None:
+    exp = running(store)
+    store.enroll(exp, "in", 1, NOW)
+    codes = store.track([exp], [event("in", value=3.5), event("out")])
+    assert codes == {"exp": "10"}
+    records = [decode_record(r) for r in store.read_log("exp", 0, 10)]
+    assert [(r.exposure, r.variation, r.value) for r in records] == [
+        (True, 1, None),
+        (False, 1, 3.5),
+    ]
+    assert store.event_names("exp") == {records[1].event_id: "buy"}
+
+
+def test_track_counters_use_per_user_totals(store: Store) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    store.enroll(exp, "u2", 0, NOW)
+    batch = [
+        event("u1", value=2.0),
+        event("u1", value=3.0),
+        event("u2", value=4.0),
+        event("u2"),
+    ]
+    store.track([exp], batch)
+    cell = store.counters(exp)["variations"][0]["events"]["buy"]
+    # users 2, events 4, sum 9; per-user totals 5 and 4 → squares 25 + 16.
+    assert cell == {"users": 2, "count": 4, "sum": 9.0, "sum_squares": 41.0}
+
+
+def test_track_duplicate_event_id_is_stored_once(store: Store) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    first = store.track([exp], [event("u1", event_id="e1"), event("u1", event_id="e1")])
+    again = store.track([exp], [event("u1", event_id="e1")])
+    assert (first, again) == ({"exp": "12"}, {"exp": "2"})
+    assert store.log_length("exp") == 2  # the exposure and one event
+
+
+def test_track_with_stale_version_writes_nothing(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    store.save_experiment(exp)
+    before = redis.dbsize(), store.log_length("exp")
+    assert store.track([exp], [event("u1")]) == {"exp": None}
+    assert (redis.dbsize(), store.log_length("exp")) == before
+
+
+def test_track_covers_several_experiments(store: Store) -> None:
+    one = running(store)
+    two = store.create_experiment(
+        Experiment(key="two", variations=("a", "b"), status="running")
+    )
+    store.enroll(one, "u1", 0, NOW)
+    store.enroll(two, "u1", 1, NOW)
+    assert store.track([one, two], [event("u1")]) == {"exp": "1", "two": "1"}
+
+
+def test_record_keeps_properties(store: Store) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    store.track([exp], [event("u1", value=-1.25, plan="pro", seats=3)])
+    record = decode_record(store.read_log("exp", 1, 1)[0])
+    assert (record.value, record.properties) == (-1.25, {"plan": "pro", "seats": 3})
+
+
+def test_record_sizes_stay_small() -> None:
+    exposure = struct.calcsize("<BBI8s")
+    plain = pack_event(Event("u", "buy", NOW))
+    valued = pack_event(Event("u", "buy", NOW, 1.0))
+    # variation byte + head + event id + tail, as track.lua assembles them.
+    assert exposure == 14
+    assert 1 + len(plain.head) + 2 + len(plain.tail) == 16
+    assert 1 + len(valued.head) + 2 + len(valued.tail) == 24
+
+
+def test_delete_removes_every_key(store: Store, redis: redis_py.Redis) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    store.track([exp], [event("u1", value=1.0, event_id="x")])
+    assert store.delete_experiment("exp") is True
+    assert redis.keys("*") == []
+    assert store.delete_experiment("exp") is False
+
+
+def test_flags_round_trip(store: Store) -> None:
+    created = store.create_flag(Flag(key="nav", enabled=True, rollout=0.5))
+    assert store.load_flags() == {"nav": created}
+    saved = store.save_flag(Flag(key="nav", enabled=False, version=created.version))
+    assert store.load_flags()["nav"] == saved
+    assert store.delete_flag("nav") is True
+    assert store.load_flags() == {}
+
+
+def test_scripts_reload_after_script_flush(store: Store, redis: redis_py.Redis) -> None:
+    exp = running(store)
+    redis.script_flush()
+    assert store.enroll(exp, "u1", 0, NOW) == (Enrollment.ENROLLED, 0)
+    redis.script_flush()
+    two = store.create_experiment(
+        Experiment(key="two", variations=("a", "b"), status="running")
+    )
+    assert store.track([exp, two], [event("u1")]) == {"exp": "1", "two": "0"}
+
+
+def test_unreachable_redis_raises_storage_unavailable(tmp_path: object) -> None:
+    dead = Store.from_url("unix:///nonexistent/redis.sock", timeout=0.2)
+    assert dead.ping() is False
+    with pytest.raises(StorageUnavailable):
+        dead.load_experiments()
+    exp = Experiment(key="exp", variations=("a", "b"), status="running")
+    with pytest.raises(StorageUnavailable):
+        dead.enroll(exp, "u1", 0, NOW)
+    with pytest.raises(StorageUnavailable):
+        dead.track([exp, exp], [event("u1")])
+
+
+def test_readme_keyspace_table_matches_store_docstring() -> None:
+    """The README repeats storage/keys.py's keyspace table word for word."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| `ab:")]
+
+    assert rows(storage_keys.__doc__ or "") != []
+    assert rows(readme) == rows(storage_keys.__doc__ or "")
+
+
+def pending_connections(listener: socket.socket) -> int:
+    """Accept (and count) every connection waiting on ``listener``."""
+    count = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def test_breaker_fails_fast_after_redis_stops_answering() -> None:
+    """A Redis that accepts but never answers costs one timeout, not one per call."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    now = [100.0]
+    client = redis_py.Redis(
+        port=port,
+        socket_timeout=0.1,
+        socket_connect_timeout=0.1,
+        retry=Retry(NoBackoff(), 0),
+    )
+    hung = Store(client, clock=lambda: now[0])
+    exp = Experiment(key="exp", variations=("a", "b"), status="running")
+    try:
+        with pytest.raises(StorageUnavailable):
+            hung.enroll(exp, "u1", 0, NOW)
+        assert pending_connections(listener) == 1
+        for _ in range(20):
+            with pytest.raises(StorageUnavailable):
+                hung.enroll(exp, "u1", 0, NOW)
+        assert pending_connections(listener) == 0  # nothing was sent
+        now[0] += st.BREAKER_SECONDS
+        with pytest.raises(StorageUnavailable):
+            hung.track([exp], [event("u1")])
+        assert pending_connections(listener) == 1  # tried again after the pause
+    finally:
+        client.close()
+        listener.close()
