@@ -26,7 +26,7 @@ $(DEV): requirements-dev.txt requirements-load.txt $(RUNTIME)
 install: $(DEV) ## create .venv and install runtime and dev requirements
 
 run: $(RUNTIME) ## serve on ABFLASK_BIND (127.0.0.1:8000); a private Redis if REDIS_URL is unset
-	$(BIN)/python -m abflask.localredis -- $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/python -m abflask.storage.localredis -- $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(DEV) ## run the tests against a private Redis the tests start and stop
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

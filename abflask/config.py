@@ -185,6 +185,15 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return settings
 
 
+def child_environment(**overrides: str) -> dict[str, str]:
+    """A copy of this process's environment with ``overrides``, for a child process.
+
+    The child reads its own settings through this module again; this selects
+    none of them.
+    """
+    return {**os.environ, **overrides}
+
+
 def redis_url_is_set(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the operator named a Redis (else the run command starts one)."""
     return "REDIS_URL" in from_env(os.environ if environ is None else environ)

