@@ -19,7 +19,8 @@ from pathlib import Path
 from abflask.core.event import Event
 from abflask.core.experiment import Experiment
 from abflask.storage import localredis
-from abflask.storage.store import Store, pack_event
+from abflask.storage.packing import pack_event
+from abflask.storage.store import Store
 
 TARGET_PARTICIPANT = 24
 """Bytes per enrolled participant the spec allows."""

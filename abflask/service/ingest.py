@@ -15,7 +15,7 @@ from abflask.core.experiment import Experiment
 from abflask.core.outcomes import TrackResult
 from abflask.errors import StorageUnavailable
 from abflask.service.extension import Services
-from abflask.storage.store import pack_event
+from abflask.storage.packing import pack_event
 
 STALE_RETRIES = 3
 """Times stale definitions are re-read before a batch gives up."""

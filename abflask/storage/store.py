@@ -11,8 +11,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -22,7 +21,6 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from abflask.core import records
-from abflask.core.event import Event
 from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
@@ -30,6 +28,7 @@ from abflask.core.records import fingerprint
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.storage.counters import decode_counters
 from abflask.storage.keys import Keys, bucket
+from abflask.storage.packing import PackedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -40,42 +39,6 @@ KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
 BREAKER_SECONDS = 0.5
 """Seconds calls fail fast after Redis was found unreachable."""
-
-
-@dataclass(frozen=True)
-class PackedEvent:
-    """An event turned into script arguments once, shared by every experiment."""
-
-    bucket: int
-    user_field: bytes
-    dedup_bucket: int
-    dedup_field: bytes
-    event: str
-    head: bytes
-    value: str
-    tail: bytes
-
-
-def pack_event(event: Event) -> PackedEvent:
-    """Precompute the fingerprints and record bytes of one event."""
-    fp = fingerprint(event.user_id)
-    flags, tail = records.encode_tail(event.value, event.properties)
-    # An event_id is scoped to its user: clients often number events per user.
-    dedup_fp = (
-        fingerprint(event.user_id + "\x1f" + event.event_id)
-        if event.event_id is not None
-        else b""
-    )
-    return PackedEvent(
-        bucket=bucket(fp),
-        user_field=fp[2:],
-        dedup_bucket=bucket(dedup_fp) if dedup_fp else 0,
-        dedup_field=dedup_fp[2:],
-        event=event.event,
-        head=records.encode_head(flags, event.timestamp, fp),
-        value=repr(event.value) if event.value is not None else "",
-        tail=tail,
-    )
 
 
 class Store:
@@ -367,7 +330,12 @@ class Store:
         return (int(pos), state.decode()) if pos is not None else (0, "")
 
     def save_results(
-        self, experiment: str, results: dict[str, Any], pos: int, state: str, at: float
+        self,
+        experiment: str,
+        results: Mapping[str, object],
+        pos: int,
+        state: str,
+        at: float,
     ) -> None:
         """Store the latest results and the new bookmark together (one round trip)."""
         pipe = self._r.pipeline(transaction=True)  # one slot: {experiment}

@@ -11,7 +11,7 @@ from abflask.analysis import aggregate
 from abflask.analysis.aggregate import Aggregates
 from abflask.core.event import Event
 from abflask.core.records import EXPOSURE, decode_record, encode_head, fingerprint
-from abflask.storage.store import pack_event
+from abflask.storage.packing import pack_event
 
 NOW = 1_790_000_000
 
