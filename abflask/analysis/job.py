@@ -21,6 +21,7 @@ import numpy as np
 
 from abflask.analysis import aggregate, csvfile, results
 from abflask.analysis.aggregate import Aggregates
+from abflask.analysis.results import ExperimentResult
 from abflask.core.experiment import Experiment
 from abflask.errors import ValidationError
 from abflask.storage.store import Store
@@ -107,7 +108,7 @@ def analyse_experiment(
     tty: bool,
     now: float,
     write: bool = True,
-) -> dict[str, Any]:
+) -> ExperimentResult:
     """Fold what is new in one experiment's log and compute its results."""
     path = state_path(state_dir, store.prefix, exp.key)
     position, state_id = store.bookmark(exp.key)
@@ -142,7 +143,7 @@ def _ignore(count: int) -> None:
 
 def run(
     args: argparse.Namespace, settings: dict[str, Any], tty: bool
-) -> list[dict[str, Any]] | None:
+) -> list[ExperimentResult] | None:
     """Analyse what ``args`` name and return the results (raises AbflaskError).
 
     None when there is nothing to report: an export, or another run holds the

@@ -22,9 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from abflask.analysis.report_text import summary_rows  # noqa: E402
-
-Z95 = 1.959963984540054
-"""Two-sided 95% normal quantile, for the per-variation rate intervals."""
+from abflask.analysis.results import ExperimentResult  # noqa: E402
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -53,20 +51,22 @@ def _fmt(x: Any, pct: bool = False) -> str:
     return html.escape(str(x))
 
 
-def rates_plot(result: dict[str, Any]) -> str:
+def rates_plot(result: ExperimentResult) -> str:
     """Conversion rate with a 95% interval per variation, one panel per metric."""
     metrics = result["metrics"] or []
     fig, axes = plt.subplots(
         1, max(len(metrics), 1), figsize=(3.6 * max(len(metrics), 1), 3), squeeze=False
     )
     for ax, metric in zip(axes[0], metrics, strict=False):
-        names, rates, errs = [], [], []
+        names, rates, below, above = [], [], [], []
         for v in metric["variations"]:
-            n, p = v["participants"], v["conversion_rate"] or 0.0
+            rate = v["conversion_rate"] or 0.0
+            low, high = v["conversion_rate_ci"] or (rate, rate)
             names.append(v["name"])
-            rates.append(p)
-            errs.append(Z95 * math.sqrt(p * (1 - p) / n) if n else 0.0)
-        ax.errorbar(range(len(names)), rates, yerr=errs, fmt="o", capsize=6)
+            rates.append(rate)
+            below.append(rate - low if low is not None else 0.0)
+            above.append(high - rate if high is not None else 0.0)
+        ax.errorbar(range(len(names)), rates, yerr=[below, above], fmt="o", capsize=6)
         ax.set_xticks(range(len(names)), names)
         ax.set_title(metric["event"])
         ax.set_ylabel("conversion rate")
@@ -74,7 +74,7 @@ def rates_plot(result: dict[str, Any]) -> str:
     return _svg(fig)
 
 
-def timeline_plot(result: dict[str, Any]) -> str:
+def timeline_plot(result: ExperimentResult) -> str:
     """Cumulative participants, and relative lift with the sequential band."""
     series = result["timeseries"]
     points = series["points"]
@@ -111,7 +111,7 @@ def timeline_plot(result: dict[str, Any]) -> str:
     return _svg(fig)
 
 
-def section(result: dict[str, Any]) -> str:
+def section(result: ExperimentResult) -> str:
     """One experiment's part of the page."""
     out = [
         f"<h2>{html.escape(result['name'])} <small>({html.escape(result['key'])}, "
@@ -164,7 +164,7 @@ def section(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write(results: list[dict[str, Any]], path: Path) -> None:
+def write(results: list[ExperimentResult], path: Path) -> None:
     """Write the report for ``results`` to ``path`` (one file, no external assets)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(section(r) for r in results) or "<p>No experiments.</p>"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
+
+from abflask.analysis.results import ExperimentResult
 
 
 def _pct(x: float | None, signed: bool = False) -> str:
@@ -32,7 +35,7 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:,.4g}"
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: ExperimentResult) -> str:
     """One experiment as a readable block of text."""
     lines = [
         f"Experiment {result['key']} ({result['status']}): "
@@ -93,7 +96,7 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def emit(results: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
+def emit(results: list[ExperimentResult], fmt: str, out: TextIO) -> None:
     """Write the results to ``out`` as ``table`` text or ``json``."""
     if fmt == "json":
         json.dump({"experiments": results}, out, indent=2, allow_nan=False)
@@ -133,7 +136,7 @@ SUMMARY_FIELDS = [
 ]
 
 
-def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+def summary_rows(result: ExperimentResult) -> list[dict[str, Any]]:
     """One flat row per metric and variation."""
     rows = []
     for metric in result["metrics"]:
@@ -151,7 +154,7 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "verdict": metric["verdict"],
             }
             for kind in ("conversion", "value"):
-                cell = v[kind]
+                cell: Mapping[str, Any] = v[kind]
                 for name in (
                     "abs_lift",
                     "rel_lift",
@@ -168,7 +171,7 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(results: list[dict[str, Any]], directory: Path) -> None:
+def write_csv(results: list[ExperimentResult], directory: Path) -> None:
     """``summary.csv`` (numbers per metric and variation) and ``timeseries.csv``."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "summary.csv").open("w", newline="") as fh:

@@ -1,14 +1,16 @@
 """From per-user aggregates to an experiment's results: numbers and verdicts.
 
-Pure (pandas/numpy and ``stats``; no I/O). The result is a JSON-ready dict;
-its shape is documented in the README ("Analysis").
+Pure (pandas/numpy and ``stats``; no I/O). The result is a JSON-ready dict
+typed by ``ExperimentResult`` (the README's "Analysis" shows it); the reports
+only format it, they compute nothing.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from statistics import NormalDist
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,91 @@ MAX_POINTS = 200
 HOUR, DAY = 3600, 86400
 """Seconds."""
 
-NULL_COMPARISON = dict.fromkeys(
+RATE_Z = NormalDist().inv_cdf(1 - stats.ALPHA / 2)
+"""Normal quantile of the per-variation rate intervals (1.96 for 95%)."""
+
+Interval = list[float | None]
+"""``[low, high]``; None where undefined."""
+
+
+class ComparisonResult(TypedDict):
+    """A treatment against control on one kind (conversion or value); all None
+    on the control row."""
+
+    abs_lift: float | None
+    abs_ci: Interval | None
+    rel_lift: float | None
+    rel_ci: Interval | None
+    p_value: float | None
+    p_value_holm: float | None
+    p_value_sequential: float | None
+    p_value_sequential_holm: float | None
+    abs_ci_sequential: Interval | None
+    rel_ci_sequential: Interval | None
+
+
+class VariationResult(TypedDict):
+    """One variation's numbers on one metric."""
+
+    name: str
+    participants: int
+    converters: int
+    conversion_rate: float | None
+    conversion_rate_ci: Interval | None
+    """Normal (Wald) interval of the rate at 1 - ALPHA, for plots."""
+    mean: float | None
+    conversion: ComparisonResult
+    value: ComparisonResult
+
+
+class MetricResult(TypedDict):
+    """One metric (event key): every variation, the verdict."""
+
+    event: str
+    variations: list[VariationResult]
+    users_needed: int | None
+    verdict: str
+
+
+class LiftPoint(TypedDict):
+    rel_lift: float | None
+    rel_ci_sequential: Interval
+
+
+class TimePoint(TypedDict):
+    """Cumulative counts at ``t`` (epoch seconds), one entry per variation."""
+
+    t: int
+    participants: list[int]
+    converters: list[int]
+    lift: list[LiftPoint]
+    """One per treatment, against control."""
+
+
+class TimeSeries(TypedDict):
+    event: str | None
+    step: NotRequired[int]
+    """Seconds between points."""
+    points: list[TimePoint]
+
+
+class ExperimentResult(TypedDict):
+    """Everything the job computes for one experiment."""
+
+    key: str
+    name: str
+    status: str
+    generated_at: float
+    variations: list[str]
+    participants: dict[str, int]
+    srm_p_value: float | None
+    srm_warning: bool
+    records_analysed: int
+    metrics: list[MetricResult]
+    timeseries: TimeSeries
+
+
+NULL_COMPARISON: ComparisonResult = dict.fromkeys(  # type: ignore[assignment]
     [
         "abs_lift",
         "abs_ci",
@@ -75,7 +161,7 @@ def _per_variation(
 def _verdict(
     exp: Experiment,
     event: str,
-    rows: list[dict[str, Any]],
+    rows: list[VariationResult],
     srm: bool,
     needed: int | None,
 ) -> str:
@@ -108,9 +194,22 @@ def _verdict(
     return f"no detectable difference yet on {event}{more}"
 
 
+def _comparison(cmp: stats.Comparison) -> ComparisonResult:
+    """A comparison's JSON fields, with the Holm fields still to fill in."""
+    filled = {**NULL_COMPARISON, **cmp.to_dict()}
+    return filled  # type: ignore[return-value]
+
+
+def _rate_interval(s: stats.Summary) -> Interval | None:
+    if s.n == 0:
+        return None
+    half = RATE_Z * math.sqrt(s.var / s.n)
+    return [_clean(s.mean - half), _clean(s.mean + half)]
+
+
 def _comparisons(
     exp: Experiment, agg: Aggregates, event_id: int | None
-) -> list[dict[str, Any]]:
+) -> list[VariationResult]:
     k = len(exp.variations)
     n, conv, total, total_sq = _per_variation(agg, event_id, k)
     conv_s = [stats.Summary.of_counts(int(conv[i]), int(n[i])) for i in range(k)]
@@ -118,41 +217,56 @@ def _comparisons(
         stats.Summary.from_sums(int(n[i]), float(total[i]), float(total_sq[i]))
         for i in range(k)
     ]
-    rows = []
+    rows: list[VariationResult] = []
     for i, name in enumerate(exp.variations):
-        row: dict[str, Any] = {
-            "name": name,
-            "participants": int(n[i]),
-            "converters": int(conv[i]),
-            "conversion_rate": _clean(conv_s[i].mean) if n[i] else None,
-            "mean": _clean(value_s[i].mean) if n[i] else None,
-            "conversion": dict(NULL_COMPARISON),
-            "value": dict(NULL_COMPARISON),
-        }
-        if i > 0:
-            row["conversion"].update(
-                stats.proportion_test(conv_s[0], conv_s[i]).to_dict()
-            )
-            row["value"].update(stats.welch_test(value_s[0], value_s[i]).to_dict())
-        rows.append(row)
+        treated = i > 0
+        rows.append(
+            {
+                "name": name,
+                "participants": int(n[i]),
+                "converters": int(conv[i]),
+                "conversion_rate": _clean(conv_s[i].mean) if n[i] else None,
+                "conversion_rate_ci": _rate_interval(conv_s[i]),
+                "mean": _clean(value_s[i].mean) if n[i] else None,
+                "conversion": _comparison(stats.proportion_test(conv_s[0], conv_s[i]))
+                if treated
+                else dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
+                "value": _comparison(stats.welch_test(value_s[0], value_s[i]))
+                if treated
+                else dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
+            }
+        )
     return rows
 
 
-def _holm(metrics: list[dict[str, Any]], kind: str, field: str) -> None:
-    """Holm-adjust ``field`` across every variation × metric of the experiment."""
-    cells = [row[kind] for m in metrics for row in m["variations"][1:]]
-    raw = [np.nan if c[field] is None else c[field] for c in cells]
-    for cell, adjusted in zip(cells, stats.holm(raw), strict=True):
-        cell[f"{field}_holm"] = _clean(adjusted)
+def _holm(tables: list[list[VariationResult]], kind: str) -> None:
+    """Holm-adjust both p-values across every variation × metric of the experiment.
+
+    ``kind`` is ``conversion`` or ``value``: each is a family of its own.
+    """
+    cells: list[ComparisonResult] = [
+        row["conversion"] if kind == "conversion" else row["value"]
+        for rows in tables
+        for row in rows[1:]
+    ]
+    fixed = [np.nan if c["p_value"] is None else c["p_value"] for c in cells]
+    sequential = [
+        np.nan if c["p_value_sequential"] is None else c["p_value_sequential"]
+        for c in cells
+    ]
+    adjusted = zip(stats.holm(fixed), stats.holm(sequential), strict=True)
+    for cell, (p, p_seq) in zip(cells, adjusted, strict=True):
+        cell["p_value_holm"] = _clean(p)
+        cell["p_value_sequential_holm"] = _clean(p_seq)
 
 
 def _timeseries(
-    exp: Experiment, agg: Aggregates, event_id: int | None
-) -> dict[str, Any]:
+    exp: Experiment, agg: Aggregates, event: str | None, event_id: int | None
+) -> TimeSeries:
     """Cumulative participants, conversion and lift with the sequential band."""
     users = agg.users
     if len(users) == 0:
-        return {"event": None, "points": []}
+        return {"event": event, "points": []}
     start, end = int(users["exposed_at"].min()), int(users["exposed_at"].max())
     if event_id is not None:
         firsts = agg.pairs.loc[agg.pairs["event"] == event_id, "first_at"].to_numpy()
@@ -175,12 +289,12 @@ def _timeseries(
         )
         np.add.at(c, (np.searchsorted(edges, when, side="left"), pv), 1)
     n, c = n.cumsum(axis=0), c.cumsum(axis=0)
-    points = []
+    points: list[TimePoint] = []
     for j, t in enumerate(edges):
         summaries = [
             stats.Summary.of_counts(int(c[j, i]), int(n[j, i])) for i in range(k)
         ]
-        lifts = []
+        lifts: list[LiftPoint] = []
         for i in range(1, k):
             cmp = stats.proportion_test(summaries[0], summaries[i])
             lifts.append(
@@ -197,12 +311,12 @@ def _timeseries(
                 "lift": lifts,
             }
         )
-    return {"points": points, "step": step}
+    return {"points": points, "step": step, "event": event}
 
 
 def compute(
     exp: Experiment, agg: Aggregates, names: Mapping[int, str], now: float
-) -> dict[str, Any]:
+) -> ExperimentResult:
     """All numbers for one experiment (see the README for the shape)."""
     agg.finish()
     ids = {name: i for i, name in names.items()}
@@ -212,14 +326,12 @@ def compute(
     srm_p = stats.srm_p_value([int(x) for x in n], weights)
     srm = bool(srm_p < stats.SRM_THRESHOLD)
     events = metric_names(exp, names, agg.pairs)
-    metrics: list[dict[str, Any]] = [
-        {"event": e, "variations": _comparisons(exp, agg, ids.get(e))} for e in events
-    ]
+    tables = [_comparisons(exp, agg, ids.get(e)) for e in events]
     for kind in ("conversion", "value"):
-        _holm(metrics, kind, "p_value")
-        _holm(metrics, kind, "p_value_sequential")
-    for m in metrics:
-        control = m["variations"][0]
+        _holm(tables, kind)
+    metrics: list[MetricResult] = []
+    for event, rows in zip(events, tables, strict=True):
+        control = rows[0]
         needed = (
             stats.users_needed(
                 stats.Summary.of_counts(control["converters"], control["participants"]),
@@ -231,11 +343,16 @@ def compute(
         )
         if needed is not None and needed >= stats.MAX_USERS:
             needed = None  # out of reach: say nothing rather than "10**12 more"
-        m["users_needed"] = needed
-        m["verdict"] = _verdict(exp, m["event"], m["variations"], srm, needed)
+        metrics.append(
+            {
+                "event": event,
+                "variations": rows,
+                "users_needed": needed,
+                "verdict": _verdict(exp, event, rows, srm, needed),
+            }
+        )
     primary = events[0] if events else None
-    series = _timeseries(exp, agg, ids.get(primary) if primary else None)
-    series["event"] = primary
+    series = _timeseries(exp, agg, primary, ids.get(primary) if primary else None)
     return {
         "key": exp.key,
         "name": exp.name or exp.key,

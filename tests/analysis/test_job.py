@@ -305,6 +305,23 @@ def test_pipeline_numbers_agree_with_statsmodels(
     assert adjusted == pytest.approx(list(holm), abs=1e-12)
 
 
+def test_rate_intervals_agree_with_statsmodels(
+    env: Path, experiment: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each variation's rate interval (the report's error bars) is the Wald one."""
+    from statsmodels.stats import proportion  # type: ignore[import-untyped]
+
+    [found] = run_json(capsys, "--experiment", "exp")["experiments"]
+    users = list(experiment.values())
+    for row in found["metrics"][0]["variations"]:
+        arm = [u for u in users if u["variation"] == row["name"]]
+        converters = sum(1 for u in arm if u["buy"])
+        low, high = proportion.proportion_confint(
+            converters, len(arm), alpha=0.05, method="normal"
+        )
+        assert row["conversion_rate_ci"] == pytest.approx([low, high], abs=1e-9)
+
+
 def test_experiment_without_traffic_reports_not_enough_data(
     env: Path, admin: Admin, capsys: pytest.CaptureFixture[str]
 ) -> None:
