@@ -28,7 +28,8 @@ from abflask.core.event import Event
 from abflask.core.experiment import Experiment
 from abflask.core.records import decode_record
 from abflask.storage import localredis
-from abflask.storage.store import Store, pack_event
+from abflask.storage.packing import pack_event
+from abflask.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

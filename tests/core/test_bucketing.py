@@ -276,3 +276,50 @@ def test_both_implementations_agree(
         assert core.hash_v2_seeded(
             "seed", core.fnv1a32("seed"), value
         ) == core.bucket_hash("seed", value, 2)
+
+
+# --- the one decision -----------------------------------------------------------
+
+DECIDE_USERS = [f"user-{i}" for i in range(3000)] + ["😀-1", "ß", "\ud800"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "coverage", "version"),
+    [
+        (None, 1.0, 2),
+        ([0.2, 0.3, 0.5], 0.8, 2),
+        ([0.5, 0.5], 0.5, 1),
+        ([0.1, 0.9], 0.0, 2),
+    ],
+)
+def test_decide_equals_choose_variation(
+    weights: list[float] | None, coverage: float, version: int
+) -> None:
+    n = 2 if weights is None else len(weights)
+    split = core.make_split(
+        "seed", version, core.bucket_ranges(n, coverage, weights), None
+    )
+    assert [core.decide(split, u) for u in DECIDE_USERS] == [
+        core.choose_variation(u, "seed", weights, coverage, version, n=n)
+        for u in DECIDE_USERS
+    ]
+
+
+def test_decide_excludes_users_outside_the_namespace() -> None:
+    namespace = ("ns", 0.2, 0.6)
+    split = core.make_split("seed", 2, core.bucket_ranges(2, 1.0, None), namespace)
+    for user in DECIDE_USERS:
+        inside = core.in_namespace(user, namespace)
+        chosen = core.choose_variation(user, "seed", None)
+        assert core.decide(split, user) == (chosen if inside else -1)
+
+
+def test_decide_excludes_everyone_under_an_unknown_hash_version() -> None:
+    split = core.make_split("seed", 3, core.bucket_ranges(2, 1.0, None), None)
+    assert {core.decide(split, u) for u in DECIDE_USERS} == {-1}
+
+
+def test_make_split_computes_the_seed_state_once() -> None:
+    split = core.make_split("checkout", 2, [(0.0, 0.5), (0.5, 1.0)], None)
+    assert split.seed_state == core.fnv1a32("checkout")
+    assert split.ranges == ((0.0, 0.5), (0.5, 1.0))

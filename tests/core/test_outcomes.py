@@ -1,0 +1,38 @@
+"""Tests for abflask.core.outcomes: one vocabulary for scripts, answers and the SDK."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from abflask.core.outcomes import ENROLLMENT_OUTCOMES, Enrollment, Outcome, TrackResult
+from tests.helpers import ROOT
+
+LUA = ROOT / "abflask" / "storage" / "lua"
+
+
+def test_enroll_script_returns_exactly_the_enrollment_codes() -> None:
+    source = (LUA / "enroll.lua").read_text()
+    returned = {int(code) for code in re.findall(r"return \{(-?\d+),", source)}
+    assert returned == {int(code) for code in Enrollment}
+
+
+def test_track_script_sets_exactly_the_track_codes() -> None:
+    source = (LUA / "track.lua").read_text()
+    assert set(re.findall(r"code = '(\d)'", source)) == {r.value for r in TrackResult}
+
+
+def test_every_final_enrollment_code_has_an_answer() -> None:
+    assert set(ENROLLMENT_OUTCOMES) == set(Enrollment) - {Enrollment.STALE}
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_only_enrolled_and_sticky_answers_are_stored(outcome: Outcome) -> None:
+    assert outcome.stored is (outcome in (Outcome.ENROLLED, Outcome.STICKY))
+
+
+def test_outcomes_compare_equal_to_their_json_strings() -> None:
+    assert Outcome.STICKY == "sticky"
+    assert f"{Outcome.NOT_FOUND}" == "not_found"
+    assert TrackResult.RECORDED == "1"
