@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import struct
 
 import pytest
 import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from abflask.core import records
 from abflask.core.event import Event
 from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
@@ -19,7 +19,8 @@ from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.storage import keys as storage_keys
 from abflask.storage import store as st
 from abflask.storage.localredis import LocalRedis
-from abflask.storage.store import Store, pack_event
+from abflask.storage.packing import PackedEvent, pack_event
+from abflask.storage.store import Store
 
 NOW = 1_790_000_000.0
 
@@ -147,7 +148,7 @@ def event(
     value: float | None = None,
     event_id: str | None = None,
     **props: object,
-) -> st.PackedEvent:
+) -> PackedEvent:
     return pack_event(Event(user, name, NOW, value, props or None, event_id))
 
 
@@ -218,14 +219,25 @@ def test_record_keeps_properties(store: Store) -> None:
     assert (record.value, record.properties) == (-1.25, {"plan": "pro", "seats": 3})
 
 
-def test_record_sizes_stay_small() -> None:
-    exposure = struct.calcsize("<BBI8s")
-    plain = pack_event(Event("u", "buy", NOW))
-    valued = pack_event(Event("u", "buy", NOW, 1.0))
-    # variation byte + head + event id + tail, as track.lua assembles them.
-    assert exposure == 14
-    assert 1 + len(plain.head) + 2 + len(plain.tail) == 16
-    assert 1 + len(valued.head) + 2 + len(valued.tail) == 24
+def test_stored_records_are_small_and_laid_out_as_records_says(
+    store: Store,
+) -> None:
+    exp = running(store)
+    store.enroll(exp, "u1", 1, NOW)
+    store.track([exp], [event("u1"), event("u1", value=2.5)])
+    exposure, plain, valued = store.read_log("exp", 0, 3)
+    assert [len(r) for r in (exposure, plain, valued)] == [
+        records.EXPOSURE_SIZE,
+        records.EVENT_SIZE,
+        records.VALUED_EVENT_SIZE,
+    ]
+    assert (records.EXPOSURE_SIZE, records.EVENT_SIZE) == (14, 16)
+    assert records.VALUED_EVENT_SIZE == 24
+    fp = fingerprint("u1")
+    [event_id] = store.event_names("exp")
+    assert exposure == records.encode_record(1, NOW, fp)
+    assert plain == records.encode_record(1, NOW, fp, event_id=event_id)
+    assert valued == records.encode_record(1, NOW, fp, event_id=event_id, value=2.5)
 
 
 def test_delete_removes_every_key(store: Store, redis: redis_py.Redis) -> None:
