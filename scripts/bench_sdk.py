@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from abflask.core import bucketing as core
 from abflask.sdk.client import Client
 
-TARGET_RATIO = 3.0
+TARGET_RATIO = 5.0
 """variation() calls/s relative to GrowthBook's run()."""
 TARGET_TRACK = 500_000
 """track() enqueue calls/s."""
