@@ -19,7 +19,8 @@ import time
 import uuid
 from collections.abc import Mapping
 
-from abflask.core import bucketing as core
+from abflask.core import wire
+from abflask.core.experiment import Experiment
 from abflask.sdk.client import Client
 
 TARGET_RATIO = 5.0
@@ -34,20 +35,18 @@ EXPERIMENTS = [
 
 
 def snapshot() -> bytes:
+    """The /sdk/config body for EXPERIMENTS, in the service's wire format."""
     experiments = {
-        key: {
-            "variations": names,
-            "seed": key,
-            "hash_version": 2,
-            "namespace": None,
-            "ranges": core.bucket_ranges(len(names), coverage, weights),
-            "status": "running",
-            "winner": None,
-            "version": 1,
-        }
+        key: Experiment(
+            key=key,
+            variations=tuple(names),
+            weights=tuple(weights),
+            coverage=coverage,
+            status="running",
+        )
         for key, names, weights, coverage in EXPERIMENTS
     }
-    return json.dumps({"experiments": experiments, "flags": {}}).encode()
+    return json.dumps(wire.encode(experiments, {})).encode()
 
 
 class Stub:
