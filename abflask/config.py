@@ -179,7 +179,7 @@ def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Defaults overlaid with the environment (``os.environ`` by default)."""
     settings = dict(DEFAULTS)
-    settings.update(from_env(os.environ if environ is None else environ))
+    settings.update(from_env(os.environ if environ is None else environ))  # noqa: TID251
     if settings["ABFLASK_WORKERS"] is None:
         settings["ABFLASK_WORKERS"] = default_workers()
     return settings
@@ -191,9 +191,9 @@ def child_environment(**overrides: str) -> dict[str, str]:
     The child reads its own settings through this module again; this selects
     none of them.
     """
-    return {**os.environ, **overrides}
+    return {**os.environ, **overrides}  # noqa: TID251
 
 
 def redis_url_is_set(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the operator named a Redis (else the run command starts one)."""
-    return "REDIS_URL" in from_env(os.environ if environ is None else environ)
+    return "REDIS_URL" in from_env(os.environ if environ is None else environ)  # noqa: TID251
