@@ -15,8 +15,11 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUNTIME): requirements.txt | $(BIN)/python
+# The pinned runtime, then abflask itself (editable, no dependencies), so the
+# scripts, wsgi.py and the `abflask` command import it from this checkout.
+$(RUNTIME): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
 $(DEV): requirements-dev.txt requirements-load.txt $(RUNTIME)
@@ -31,7 +34,7 @@ run: $(RUNTIME) ## serve on ABFLASK_BIND (127.0.0.1:8000); a private Redis if RE
 test: $(DEV) ## run the tests against a private Redis the tests start and stop
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(DEV) ## ruff check and format --check
+lint: $(DEV) ## ruff check (incl. the import contract) and format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -39,10 +42,10 @@ fmt: $(DEV) ## format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(DEV) ## mypy (strict on the pure modules and the store)
+typecheck: $(DEV) ## mypy --strict on abflask, wsgi.py and gunicorn.conf.py
 	$(BIN)/mypy
 
-check: lint typecheck test ## what CI should pass: lint, types, tests
+check: lint typecheck test ## what CI runs: lint, typecheck, test
 
 analyze: $(RUNTIME) ## run the analysis job once (ARGS="--html var/report.html" etc.)
 	$(BIN)/python scripts/analyze.py $(ARGS)
@@ -56,5 +59,5 @@ loadtest: $(DEV) ## 30 s headless Locust run against a private service; reports 
 	$(BIN)/python scripts/run_loadtest.py $(ARGS)
 
 clean: ## remove the venv, caches and var/ (the private Redis data!)
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var dist build .mypy_cache .ruff_cache .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
