@@ -1,7 +1,8 @@
 """The analysis command line: ``main(argv)`` returns the exit status.
 
 0 done (also when another run holds the lock), 1 failed, 2 usage error.
-``scripts/analyze.py`` and ``python -m abflask.analysis`` call it.
+``scripts/analyze.py`` and ``python -m abflask.analysis`` call it. Without
+``REDIS_URL`` it uses the private Redis of a running ``make run``, if any.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from abflask import config
 from abflask.analysis import job, report_text
 from abflask.errors import AbflaskError
+from abflask.storage import localredis
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("abflask").setLevel(logging.INFO)
     try:
         settings = config.load()
+        settings["REDIS_URL"] = localredis.resolve_url(
+            settings, config.redis_url_is_set()
+        )
         found = job.run(args, settings, tty)
         if found is None:
             return 0

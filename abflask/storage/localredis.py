@@ -6,7 +6,9 @@ collide with), and for ``make run`` keeps an append-only file there.
 
 ``python -m abflask.storage.localredis [--dir DIR] -- COMMAND...`` (the run command)
 runs COMMAND with ``REDIS_URL`` pointing at a private server when
-``REDIS_URL`` is unset, and stops the server when COMMAND exits.
+``REDIS_URL`` is unset, and stops the server when COMMAND exits. While it runs,
+the server's URL is recorded in ``DIR/redis/url``, so other commands (the
+``abflask`` CLI, ``scripts/analyze.py``) find it: see ``resolve_url``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -36,6 +41,9 @@ START_TIMEOUT = 10.0
 """Seconds to wait for a new server to answer PING."""
 STOP_TIMEOUT = 15.0
 """Seconds to wait for a graceful shutdown before SIGKILL."""
+
+URL_FILE = Path("redis") / "url"
+"""Where, under the data directory, the run command records its server's URL."""
 
 TUNING = (
     # Small hashes stay in compact listpack/ziplist form up to these sizes;
@@ -171,10 +179,51 @@ def admin_token(data_dir: Path) -> str:
     return token
 
 
+def recorded_url_path(data_dir: Path) -> Path:
+    """The file in which the run command records its private server's URL."""
+    return data_dir / URL_FILE
+
+
+def record_url(data_dir: Path, url: str) -> Path:
+    """Write ``url`` to the URL file atomically (a reader never sees half)."""
+    path = recorded_url_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(url + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def resolve_url(settings: Mapping[str, Any], url_is_set: bool) -> str:
+    """The Redis a command should use, given the loaded settings.
+
+    ``REDIS_URL`` when the operator set it (``url_is_set``); else the private
+    server a running ``make run`` recorded under ``ABFLASK_DATA_DIR``, if its
+    socket is still there; else the default ``REDIS_URL``. Reads one small
+    file; never connects.
+    """
+    configured: str = settings["REDIS_URL"]
+    if url_is_set:
+        return configured
+    path = recorded_url_path(Path(settings["ABFLASK_DATA_DIR"]))
+    try:
+        recorded = path.read_text().strip()
+    except FileNotFoundError:
+        return configured
+    parts = urlsplit(recorded)
+    # A file left by a run that was killed names a socket that is gone.
+    if parts.scheme == "unix" and Path(parts.path).exists():
+        return recorded
+    return configured
+
+
 def run(command: list[str], data_dir: Path) -> int:
     """Run ``command`` with a private Redis unless ``REDIS_URL`` is set.
 
-    The server lives in ``data_dir/redis`` and is stopped after the command.
+    The server lives in ``data_dir/redis`` and is stopped after the command;
+    its URL is recorded in ``data_dir/redis/url`` (see ``resolve_url``) from
+    the moment it answers until just before it stops. SIGINT, SIGTERM and
+    SIGHUP are passed on to the command while it runs.
     """
     env = config.child_environment()
     settings = config.load()
@@ -188,16 +237,21 @@ def run(command: list[str], data_dir: Path) -> int:
         "private Redis at %s (append-only file in %s)", server.url, server.directory
     )
     env["REDIS_URL"] = server.url
-    child = subprocess.Popen(command, env=env)
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        child.send_signal(signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, forward)
+    url_file = record_url(data_dir, server.url)
+    previous: dict[signal.Signals, Any] = {}
     try:
+        child = subprocess.Popen(command, env=env)
+
+        def forward(signum: int, frame: FrameType | None) -> None:
+            child.send_signal(signum)
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, forward)
         return child.wait()
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        url_file.unlink(missing_ok=True)
         server.stop()
         logger.info("private Redis stopped")
 
