@@ -1,4 +1,6 @@
-"""The run command end to end: gunicorn, a private persistent Redis, a restart."""
+"""The run command end to end: gunicorn, a private persistent Redis, a restart,
+and the commands (`abflask`, `flask`, `scripts/analyze.py`) that find that Redis.
+"""
 
 from __future__ import annotations
 
@@ -90,3 +92,41 @@ def test_run_serves_and_keeps_assignments_across_restarts(tmp_path: Path) -> Non
     finally:
         stop(service)
     assert (again["variation"], again["reason"]) == (first["variation"], "sticky")
+
+
+def command(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` from the repository as a developer would: no REDIS_URL."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["ABFLASK_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_commands_find_the_private_redis(tmp_path: Path) -> None:
+    port = free_port()
+    url_file = tmp_path / "redis" / "url"
+    service = serve(tmp_path, port)
+    try:
+        assert url_file.read_text().strip().startswith("unix://")
+        get(f"http://127.0.0.1:{port}/process_user?user_id=42")  # makes `default`
+        listed = [
+            command([str(BIN / "abflask"), "experiments", "list", "--json"], tmp_path),
+            command(
+                [str(BIN / "flask"), "--app", "wsgi", "experiments", "list", "--json"],
+                tmp_path,
+            ),
+        ]
+        analysed = command(
+            [sys.executable, "scripts/analyze.py", "--format", "json"], tmp_path
+        )
+    finally:
+        stop(service)
+    for done in listed:
+        assert done.returncode == 0, done.stderr
+        [found] = json.loads(done.stdout)["experiments"]
+        assert (found["key"], found["status"]) == ("default", "running")
+    assert analysed.returncode == 0, analysed.stderr
+    [result] = json.loads(analysed.stdout)["experiments"]
+    assert (result["key"], sum(result["participants"].values())) == ("default", 1)
+    assert not url_file.exists()

@@ -1,9 +1,10 @@
 """The application factory: config → Store → services → blueprints → error handlers.
 
-Building the app opens no connection (gunicorn may fork after import); Redis
-is first contacted by the first request that needs it. Nothing imports this
-module but ``wsgi.py``, the tests and the console script: views reach the
-services through ``extension``.
+Also the ``abflask`` console script (``main``): Flask's command line over this
+factory. Building the app opens no connection (gunicorn may fork after
+import); Redis is first contacted by the first request or command that needs
+it. Nothing imports this module but ``wsgi.py``, the tests and the console
+script: views and commands reach the services through ``extension``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import logging
 from typing import Any
 
 from flask import Flask
+from flask.cli import FlaskGroup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from abflask import config
 from abflask.errors import AbflaskError, StorageUnavailable
+from abflask.service import cli
 from abflask.service.api import admin, assign, events, ops, sdk
 from abflask.service.definitions import AssignmentCache, Definitions
 from abflask.service.extension import EXTENSION, Services
+from abflask.storage import localredis
 from abflask.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -27,11 +31,20 @@ BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the service: defaults, then the environment or ``test_config``."""
+    """Build the service: defaults, then the environment or ``test_config``.
+
+    From the environment without ``REDIS_URL``, the app uses the private
+    Redis of a running ``make run`` if there is one (``localredis.resolve_url``),
+    so ``abflask`` and ``flask`` commands reach the data the service serves.
+    """
     app = Flask(__name__)
     app.config.from_mapping(config.DEFAULTS)
     if test_config is None:
-        app.config.update(config.load())
+        settings = config.load()
+        settings["REDIS_URL"] = localredis.resolve_url(
+            settings, config.redis_url_is_set()
+        )
+        app.config.update(settings)
     else:
         app.config.update(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["ABFLASK_MAX_REQUEST_BYTES"]
@@ -53,7 +66,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
+    cli.register(app)
     return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``abflask`` console script: the app's commands (``abflask --help``).
+
+    The same commands as ``flask --app wsgi ...``; exits with their status.
+    """
+    group = FlaskGroup(
+        create_app=create_app,
+        help="Manage abflask's experiments and flags, and run the analysis job.",
+    )
+    group.main(args=argv, prog_name="abflask")
 
 
 def _register_error_handlers(app: Flask) -> None:
