@@ -5,7 +5,7 @@ test keeps the two in step):
 
 | variable | default | meaning |
 |---|---|---|
-| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Redis to use (`redis://`, `rediss://` or `unix://`). `make run` starts a private server under `ABFLASK_DATA_DIR` when unset. |
+| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Redis to use (`redis://`, `rediss://` or `unix://`). `make run` starts a private server under `ABFLASK_DATA_DIR` when unset, and the commands (`abflask`, `flask`, `scripts/analyze.py`) then find it there. |
 | `ABFLASK_KEY_PREFIX` | `ab` | Prefix of every Redis key (1-16 of `a-z 0-9 _ -`), so several deployments can share one Redis. |
 | `ABFLASK_ADMIN_TOKEN` | unset | Bearer token of the admin API (16+ characters). Unset: the admin API answers 403. |
 | `ABFLASK_SDK_KEYS` | unset | Comma-separated keys (16+ characters each) the SDK sends as `X-SDK-Key` to fetch its configuration and record exposures. Unset: those endpoints answer 403. |
@@ -18,7 +18,7 @@ test keeps the two in step):
 | `ABFLASK_BIND` | `127.0.0.1:8000` | Address gunicorn listens on. |
 | `ABFLASK_WORKERS` | `2 x CPUs + 1` | Number of gunicorn worker processes. |
 | `ABFLASK_LOG_LEVEL` | `info` | Log level of the service (`debug`, `info`, `warning`, `error`). |
-| `ABFLASK_DATA_DIR` | `var` | Directory of the private Redis started by `make run` (socket, append-only file, log). |
+| `ABFLASK_DATA_DIR` | `var` | Directory of the private Redis started by `make run` (socket, append-only file, log, and `redis/url` while it runs) and of the analysis job's state files. |
 """
 
 from __future__ import annotations
