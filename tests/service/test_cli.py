@@ -489,26 +489,22 @@ def test_console_script(redis_server: LocalRedis, admin: Admin, tmp_path: Path) 
         "ABFLASK_KEY_PREFIX": PREFIX,
     }
     script = Path(sys.executable).parent / "abflask"
-    listed = subprocess.run(
-        [str(script), "experiments", "list", "--json"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+    def abflask(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = abflask("experiments", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == admin.get("/experiments").json
-    bad = subprocess.run(
-        [str(script), "experiments", "start", "exp"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bad = abflask("experiments", "start", "exp")
     assert (bad.returncode, bad.stderr) == (
         1,
         "Error: cannot start an experiment that is running\n",
