@@ -9,23 +9,18 @@ script: views and commands reach the services through ``extension``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 from flask.cli import FlaskGroup
-from werkzeug.exceptions import HTTPException, InternalServerError
 
 from abflask import config
-from abflask.errors import AbflaskError, StorageUnavailable
-from abflask.service import cli
+from abflask.service import cli, handlers
 from abflask.service.api import admin, assign, events, ops, sdk
 from abflask.service.definitions import AssignmentCache, Definitions
 from abflask.service.extension import EXTENSION, Services
 from abflask.storage import localredis
 from abflask.storage.store import Store
-
-logger = logging.getLogger(__name__)
 
 BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp)
 
@@ -65,7 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    _register_error_handlers(app)
+    handlers.register(app)
     cli.register(app)
     return app
 
@@ -80,20 +75,3 @@ def main(argv: list[str] | None = None) -> None:
         help="Manage abflask's experiments and flags, and run the analysis job.",
     )
     group.main(args=argv, prog_name="abflask")
-
-
-def _register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(AbflaskError)
-    def domain_error(exc: AbflaskError) -> tuple[dict[str, str], int, dict[str, str]]:
-        headers = {}
-        if isinstance(exc, StorageUnavailable):
-            logger.warning("storage unavailable: %s", exc.original or exc)
-            headers["Retry-After"] = "1"
-        return exc.to_dict(), exc.status, headers
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[dict[str, str], int]:
-        if isinstance(exc, InternalServerError):
-            logger.error("unhandled error", exc_info=exc.original_exception)
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return {"error": code, "message": exc.description or ""}, exc.code or 500
