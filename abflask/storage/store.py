@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 MAX_EVENT_KEYS = 65535
 """Distinct event keys one experiment records (event ids are 16 bits)."""
-SCRIPTS = ("save", "enroll", "track", "unlock")
+SCRIPTS = ("save", "enroll", "track", "unlock", "renew")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
 BREAKER_SECONDS = 0.5
@@ -317,6 +317,15 @@ class Store:
         """Take lock ``name`` for ``ttl`` seconds unless another holder has it."""
         key = self.keys.lock(name)
         return bool(self._call(self._r.set, key, token, ex=ttl, nx=True))
+
+    def renew_lock(self, name: str, token: str, ttl: int) -> bool:
+        """Extend lock ``name`` to ``ttl`` seconds if ``token`` still holds it.
+
+        False if it expired or another holder took it; a lost lock is never
+        re-taken here (renew.lua: the check and the extension are atomic).
+        """
+        key = self.keys.lock(name)
+        return bool(self._script("renew", [key], [token, int(ttl * 1000)]))
 
     def release_lock(self, name: str, token: str) -> bool:
         """Release lock ``name`` if ``token`` still holds it (unlock.lua)."""

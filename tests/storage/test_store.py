@@ -258,6 +258,23 @@ def test_flags_round_trip(store: Store) -> None:
     assert store.load_flags() == {}
 
 
+def test_renew_extends_only_the_holders_lock(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    assert store.acquire_lock("job", "mine", 5)
+    assert store.renew_lock("job", "theirs", 100) is False
+    assert redis.pttl("t:lock:job") <= 5000
+    assert store.renew_lock("job", "mine", 100) is True
+    assert 5000 < redis.pttl("t:lock:job") <= 100_000
+
+
+def test_renew_never_retakes_a_lost_lock(store: Store, redis: redis_py.Redis) -> None:
+    assert store.acquire_lock("job", "mine", 5)
+    redis.delete("t:lock:job")  # expired
+    assert store.renew_lock("job", "mine", 100) is False
+    assert redis.exists("t:lock:job") == 0
+
+
 def test_scripts_reload_after_script_flush(store: Store, redis: redis_py.Redis) -> None:
     exp = running(store)
     redis.script_flush()
