@@ -2,8 +2,9 @@
 
 Reads each experiment's log in chunks through the Store, incrementally: the
 per-user aggregates are kept in a state file and Redis remembers how far they
-go, so an hourly run reads only what arrived since. A lock in Redis keeps two
-runs from overlapping. Never imports Flask.
+go, so an hourly run reads only what arrived since. A lock in Redis, renewed
+while the run works, keeps two runs from overlapping; a state file that cannot
+be read only costs a full read. Never imports Flask.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from abflask.analysis import aggregate, csvfile, results
 from abflask.analysis.aggregate import Aggregates
 from abflask.analysis.results import ExperimentResult
 from abflask.core.experiment import Experiment
-from abflask.errors import ValidationError
+from abflask.errors import ConflictError, ValidationError
 from abflask.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -31,8 +34,39 @@ logger = logging.getLogger(__name__)
 CHUNK = 50_000
 """Log records read per round trip."""
 LOCK = "analysis"
-LOCK_TTL = 3600
-"""Seconds a crashed run's lock lasts before another run may start."""
+LOCK_TTL = 900
+"""Seconds the lock lasts unless renewed: how long a crashed run blocks the next."""
+RENEW_AFTER = 60.0
+"""Seconds between renewals of the lock while a run works."""
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
+"""What reading a torn, truncated or foreign state file raises."""
+
+
+class Lease:
+    """This run's hold on the analysis lock, renewed between chunks and experiments.
+
+    ``keep()`` renews the lock once ``RENEW_AFTER`` seconds have passed (or
+    always with ``force=True``, before anything is written), and raises
+    ``ConflictError`` if the lock expired or another run holds it: then this
+    run must stop without writing, since the other run owns the results.
+    """
+
+    def __init__(
+        self, store: Store, token: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store, self.token, self._clock = store, token, clock
+        self._renewed = clock()
+
+    def keep(self, *, force: bool = False) -> None:
+        """Renew the lock if due; ConflictError if it was lost (one round trip)."""
+        if not force and self._clock() - self._renewed < RENEW_AFTER:
+            return
+        if not self._store.renew_lock(LOCK, self.token, LOCK_TTL):
+            raise ConflictError(
+                "the analysis lock expired or was taken by another run; "
+                "stopping without writing"
+            )
+        self._renewed = self._clock()
 
 
 class Progress:
@@ -62,30 +96,77 @@ class Progress:
 
 
 def state_path(state_dir: Path, prefix: str, key: str) -> Path:
-    """Where the per-user aggregates of one experiment are kept."""
-    return state_dir / f"{prefix}-{key}.npz"
+    """Where the per-user aggregates of one experiment are kept.
+
+    One directory per key prefix and one ``<key>.npz`` per experiment: distinct
+    experiments (``a`` and ``a.tmp``, prefix ``t-a`` and key ``b`` against
+    prefix ``t`` and key ``a-b``) never share a path, and no state path ends
+    like the temporary files of ``save_state`` (``.tmp``).
+    """
+    return state_dir / prefix / f"{key}.npz"
+
+
+def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """ValueError unless ``arrays`` have the names, dtypes and shapes of a state."""
+    expected = Aggregates().to_arrays()
+    if set(arrays) != set(expected):
+        raise ValueError(f"arrays {sorted(arrays)} are not a state")
+    for name, want in expected.items():
+        got = arrays[name]
+        if got.dtype != want.dtype or got.ndim != 1:
+            raise ValueError(f"array {name} is {got.dtype}{got.shape}")
+    for group in ("users_", "pairs_"):
+        sizes = {len(a) for n, a in arrays.items() if n.startswith(group)}
+        if len(sizes) != 1:
+            raise ValueError(f"{group}* arrays differ in length")
+    if len(arrays["position"]) != 1 or int(arrays["position"][0]) < 0:
+        raise ValueError("no valid position")
 
 
 def load_state(path: Path, state_id: str, position: int) -> Aggregates | None:
-    """The saved aggregates if they are exactly the ones Redis' bookmark names."""
+    """The saved aggregates if they are exactly the ones Redis' bookmark names.
+
+    None (read everything again) when there is no file, when it belongs to
+    another bookmark, or when it cannot be read: a torn or foreign file is
+    logged, never fatal.
+    """
     if not state_id or not path.exists():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    if str(arrays.pop("state_id")[0]) != state_id:
+    try:
+        # Our own handle: np.load leaks the one it opens when the zip is torn.
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        saved_id = arrays.pop("state_id")
+        if saved_id.shape != (1,) or str(saved_id[0]) != state_id:
+            return None
+        _check_arrays(arrays)
+        agg = Aggregates.from_arrays(arrays)
+    except UNREADABLE as exc:
+        logger.warning("state file %s is unreadable (%s); ignoring it", path, exc)
         return None
-    agg = Aggregates.from_arrays(arrays)
     return agg if agg.position == position else None
 
 
 def save_state(path: Path, agg: Aggregates) -> str:
-    """Write the aggregates atomically; returns the new state id."""
+    """Write the aggregates atomically; returns the new state id.
+
+    Each call writes through its own temporary file (two runs never share
+    one) and renames it over ``path``: a reader sees the old file or the new
+    one, never a mix.
+    """
     state_id = uuid.uuid4().hex
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
     arrays = {"state_id": np.array([state_id]), **agg.to_arrays()}
-    np.savez(tmp, allow_pickle=False, **arrays)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, allow_pickle=False, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return state_id
 
 
@@ -108,8 +189,18 @@ def analyse_experiment(
     tty: bool,
     now: float,
     write: bool = True,
+    lease: Lease | None = None,
 ) -> ExperimentResult:
-    """Fold what is new in one experiment's log and compute its results."""
+    """Fold what is new in one experiment's log and compute its results.
+
+    With a ``lease``, the lock is renewed between chunks and checked again
+    right before anything is written (ConflictError if it was lost).
+    """
+
+    def keep() -> None:
+        if lease is not None:
+            lease.keep()
+
     path = state_path(state_dir, store.prefix, exp.key)
     position, state_id = store.bookmark(exp.key)
     end = store.log_length(exp.key)
@@ -122,11 +213,14 @@ def analyse_experiment(
     try:
         for chunk in read_log(store, exp.key, agg.position, end, progress.update):
             agg.fold(aggregate.decode(chunk))
+            keep()
     finally:
         progress.close()
     names = store.event_names(exp.key)
     result = results.compute(exp, agg, names, now)
     if write:
+        if lease is not None:
+            lease.keep(force=True)
         new_id = save_state(path, agg)
         store.save_results(exp.key, result, agg.position, new_id, now)
     logger.info("%s: %d records analysed", exp.key, agg.position)
@@ -180,18 +274,23 @@ def run(
         logger.info("another analysis run holds the lock; nothing to do")
         return None
     state_dir = args.state_dir or Path(settings["ABFLASK_DATA_DIR"]) / "analysis"
+    lease = Lease(store, token)
     try:
-        return [
-            analyse_experiment(
-                store,
-                exp,
-                state_dir,
-                full=args.full,
-                tty=tty,
-                now=now,
-                write=not args.no_write,
+        found = []
+        for exp in experiments.values():
+            lease.keep()
+            found.append(
+                analyse_experiment(
+                    store,
+                    exp,
+                    state_dir,
+                    full=args.full,
+                    tty=tty,
+                    now=now,
+                    write=not args.no_write,
+                    lease=lease,
+                )
             )
-            for exp in experiments.values()
-        ]
+        return found
     finally:
         store.release_lock(LOCK, token)

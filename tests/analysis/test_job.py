@@ -160,7 +160,9 @@ def test_missing_state_file_falls_back_to_full_read(
     env: Path, experiment: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = run_json(capsys, "--experiment", "exp")["experiments"][0]
-    for state in (env / "data" / "analysis").glob("*.npz"):
+    states = list((env / "data" / "analysis").rglob("*.npz"))
+    assert states
+    for state in states:
         state.unlink()
     again = run_json(capsys, "--experiment", "exp")["experiments"][0]
     assert_same(first, again)
