@@ -470,7 +470,7 @@ def test_analyze_runs_the_job_on_the_apps_redis(
     served = admin.get("/experiments/exp/results")
     assert served.status_code == 200
     assert served.json["participants"] == found["participants"]
-    assert (tmp_path / "analysis" / f"{PREFIX}-exp.npz").exists()
+    assert (tmp_path / "analysis" / PREFIX / "exp.npz").exists()
 
 
 @pytest.mark.slow
