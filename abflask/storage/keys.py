@@ -12,6 +12,7 @@ measured with the bundled Redis, see the README):
 |---|---|---|---|
 | `ab:exps` | set | keys of all experiments | per experiment ~70 |
 | `ab:flags` | set | keys of all feature flags | per flag ~70 |
+| `ab:ns` | hash | experiment key → `<namespace id> <start> <end>` of every experiment in a namespace; checked and written with the definition, so ranges never overlap | per such experiment ~60 |
 | `ab:f:{K}` | hash | flag `K`: `json` definition, `ver` version | ~300 |
 | `ab:x:{E}:cfg` | hash | `json` definition, `ver` version (bumped by every change) | ~600 |
 | `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~11 per participant |
@@ -64,6 +65,10 @@ class Keys:
     def experiment(self, experiment: str, part: str) -> str:
         """One key of an experiment: ``<prefix>:x:{<experiment>}:<part>``."""
         return self._key("x", "{" + experiment + "}", part)
+
+    def namespaces(self) -> str:
+        """The index of every experiment's namespace range (for overlap checks)."""
+        return self._key("ns")
 
     def flag(self, flag: str) -> str:
         """A flag's definition hash."""

@@ -34,11 +34,21 @@ logger = logging.getLogger(__name__)
 
 MAX_EVENT_KEYS = 65535
 """Distinct event keys one experiment records (event ids are 16 bits)."""
-SCRIPTS = ("save", "enroll", "track", "unlock", "renew")
+SCRIPTS = ("save", "delete", "enroll", "track", "unlock", "renew")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
 BREAKER_SECONDS = 0.5
 """Seconds calls fail fast after Redis was found unreachable."""
+
+
+def _overlap(claim: str, other: str, other_claim: str) -> str:
+    """The message for a namespace claim that overlaps ``other``'s."""
+    ns_id, start, end = claim.split(" ")
+    _, o_start, o_end = other_claim.split(" ")
+    return (
+        f"namespace {ns_id!r} range [{start}, {end}) overlaps "
+        f"experiment {other!r} [{o_start}, {o_end})"
+    )
 
 
 class Store:
@@ -141,26 +151,42 @@ class Store:
     def _config_key(self, experiment: str) -> str:
         return self.keys.experiment(experiment, "cfg")
 
-    def _create(self, registry: str, key: str, data: dict[str, Any]) -> int:
-        """Write a new definition (save.lua, NX), then list it in ``registry``."""
-        what = f"{KINDS[registry]} {data['key']!r}"
-        version = int(self._script("save", [key], [0, json.dumps(data)]))
-        if version < 0:
-            raise ConflictError(f"{what} already exists")
-        self._call(self._r.sadd, self.keys.registry(registry), data["key"])
-        return version
-
-    def _replace(
-        self, registry: str, key: str, version: int, data: dict[str, Any]
+    def _save(
+        self,
+        registry: str,
+        key: str,
+        version: int,
+        data: dict[str, Any],
+        namespace: tuple[str, float, float] | None = None,
     ) -> int:
-        """Overwrite a definition if it is still at ``version`` (save.lua CAS)."""
+        """Create (``version`` 0) or replace a definition and list it (save.lua).
+
+        One atomic script: the definition, its registry membership and, for
+        experiments, its namespace claim (checked against every other claim).
+        """
         what = f"{KINDS[registry]} {data['key']!r}"
-        new = int(self._script("save", [key], [version, json.dumps(data)]))
-        if new == -3:
+        keys = [key, self.keys.registry(registry)]
+        args: list[Any] = [version, json.dumps(data), data["key"]]
+        if registry == "exps":
+            keys.append(self.keys.namespaces())
+            args.append(" ".join(map(repr, namespace)) if namespace else "")
+        code, *other = self._script("save", keys, args)
+        if code == -1:
+            raise ConflictError(f"{what} already exists")
+        if code == -3:
             raise NotFoundError(f"{what} does not exist")
-        if new < 0:
+        if code == -4:
+            raise ConflictError(_overlap(args[3], other[0].decode(), other[1].decode()))
+        if code < 0:
             raise ConflictError(f"{what} changed meanwhile; retry")
-        return new
+        return int(code)
+
+    def _delete(self, registry: str, key: str, name: str) -> bool:
+        """Remove a definition and its listing together (delete.lua)."""
+        keys = [key, self.keys.registry(registry)]
+        if registry == "exps":
+            keys.append(self.keys.namespaces())
+        return bool(self._script("delete", keys, [name]))
 
     def _load(
         self, registry: str, key_of: Callable[[str], str]
@@ -177,16 +203,27 @@ class Store:
         return [(json.loads(raw), int(ver)) for raw, ver in rows if raw is not None]
 
     def create_experiment(self, exp: Experiment) -> Experiment:
-        """Store a new experiment (round trips: 2); ConflictError if it exists."""
-        version = self._create(
-            "exps", self.keys.experiment(exp.key, "cfg"), exp.to_dict()
+        """Store and list a new experiment (one script).
+
+        ConflictError if it exists or its namespace range overlaps another's.
+        """
+        version = self._save(
+            "exps", self._config_key(exp.key), 0, exp.to_dict(), exp.namespace
         )
         return Experiment.from_dict(exp.to_dict(), version)
 
     def save_experiment(self, exp: Experiment) -> Experiment:
-        """Replace an experiment if nobody changed it since it was read."""
-        version = self._replace(
-            "exps", self.keys.experiment(exp.key, "cfg"), exp.version, exp.to_dict()
+        """Replace an experiment if nobody changed it since it was read (one script).
+
+        ConflictError if it changed meanwhile or its namespace range overlaps
+        another's; NotFoundError if it was deleted.
+        """
+        version = self._save(
+            "exps",
+            self._config_key(exp.key),
+            exp.version,
+            exp.to_dict(),
+            exp.namespace,
         )
         return Experiment.from_dict(exp.to_dict(), version)
 
@@ -203,24 +240,27 @@ class Store:
         return {d["key"]: Experiment.from_dict(d, ver) for d, ver in rows}
 
     def delete_experiment(self, key: str) -> bool:
-        """Remove an experiment and all its data; False if it did not exist."""
-        removed = self._call(self._r.srem, self.keys.registry("exps"), key)
-        existed = bool(self._call(self._r.exists, self.keys.experiment(key, "cfg")))
+        """Remove an experiment and all its data; False if it did not exist.
+
+        The definition, listing and namespace claim go first, in one script;
+        the data keys follow (unreachable by then; a retry removes leftovers).
+        """
+        existed = self._delete("exps", self._config_key(key), key)
         names = list(self.keys.experiment_keys(key))
         pipe = self._r.pipeline(transaction=False)
         for i in range(0, len(names), 1000):
             pipe.unlink(*names[i : i + 1000])
         self._call(pipe.execute)
-        return bool(removed) or existed
+        return existed
 
     def create_flag(self, flag: Flag) -> Flag:
-        """Store a new flag; ConflictError if it exists."""
-        version = self._create("flags", self.keys.flag(flag.key), flag.to_dict())
+        """Store and list a new flag (one script); ConflictError if it exists."""
+        version = self._save("flags", self.keys.flag(flag.key), 0, flag.to_dict())
         return Flag.from_dict(flag.to_dict(), version)
 
     def save_flag(self, flag: Flag) -> Flag:
         """Replace a flag if nobody changed it since it was read."""
-        version = self._replace(
+        version = self._save(
             "flags", self.keys.flag(flag.key), flag.version, flag.to_dict()
         )
         return Flag.from_dict(flag.to_dict(), version)
@@ -233,9 +273,8 @@ class Store:
         }
 
     def delete_flag(self, key: str) -> bool:
-        """Remove a flag; False if it did not exist."""
-        self._call(self._r.srem, self.keys.registry("flags"), key)
-        return bool(self._call(self._r.unlink, self.keys.flag(key)))
+        """Remove a flag and its listing (one script); False if it did not exist."""
+        return self._delete("flags", self.keys.flag(key), key)
 
     # -- the hot paths -------------------------------------------------------
 

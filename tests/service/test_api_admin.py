@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 import redis as redis_py
 from flask.testing import FlaskClient
 
-from tests.helpers import Admin, make_app, snapshot
+from tests.helpers import ADMIN_TOKEN, Admin, make_app, snapshot
 
 
 def test_create_returns_draft_with_location(admin: Admin) -> None:
@@ -91,6 +98,83 @@ def test_overlapping_namespaces_conflict(admin: Admin) -> None:
     )
     assert clash.status_code == 409
     assert "one" in clash.json["message"]
+
+
+def race_admin(url: str, requests: list[tuple[str, str, Any]]) -> list[int]:
+    """Send every (method, path, body) admin request at once; their statuses."""
+    barrier = threading.Barrier(len(requests))
+
+    def send(request: tuple[str, str, Any]) -> int:
+        method, path, body = request
+        sent = urllib.request.Request(
+            url + path,
+            json.dumps(body).encode(),
+            {
+                "Authorization": f"Bearer {ADMIN_TOKEN}",
+                "Content-Type": "application/json",
+            },
+            method=method,
+        )
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(sent, timeout=30) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as answer:
+            return int(answer.code)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(send, requests))
+
+
+def test_concurrent_overlapping_creates_exactly_one_wins(
+    live_server: str, redis: redis_py.Redis
+) -> None:
+    """The overlap check was a read, then a write: 20 racing creates, up to 20 won."""
+    for trial in range(3):
+        body = {"variations": ["a", "b"], "namespace": [f"ns{trial}", 0.0, 0.6]}
+        statuses = race_admin(
+            live_server,
+            [("POST", "/experiments", {**body, "key": f"e{i}"}) for i in range(20)],
+        )
+        assert sorted(statuses) == [201] + [409] * 19
+    assert redis.scard("t:exps") == 3
+
+
+def test_concurrent_overlapping_patches_exactly_one_wins(
+    admin: Admin, live_server: str
+) -> None:
+    for i in range(10):
+        admin.experiment(f"e{i}", start=False, namespace=["ns", i / 10, (i + 1) / 10])
+    statuses = race_admin(
+        live_server,
+        [
+            ("PATCH", f"/experiments/e{i}", {"namespace": ["ns", 0.0, 1.0]})
+            for i in range(10)
+        ],
+    )
+    assert sorted(statuses) == [409] * 10  # each overlaps the others' old ranges
+    admin.delete("/experiments/e0")
+    admin.delete("/experiments/e1")
+    statuses = race_admin(
+        live_server,
+        [
+            ("PATCH", f"/experiments/{key}", {"namespace": ["ns", 0.0, 0.2]})
+            for key in ("e2", "e3")
+        ]
+        + [
+            (
+                "POST",
+                "/experiments",
+                {
+                    "key": "new",
+                    "variations": ["a", "b"],
+                    "namespace": ["ns", 0.1, 0.15],
+                },
+            )
+        ],
+    )
+    won = [s for s in statuses if s != 409]  # all three overlap: one may win
+    assert len(won) == 1 and won[0] in (200, 201)
 
 
 def test_flags(admin: Admin, client: FlaskClient) -> None:

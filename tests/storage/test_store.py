@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import redis as redis_py
@@ -21,6 +24,7 @@ from abflask.storage import store as st
 from abflask.storage.localredis import LocalRedis
 from abflask.storage.packing import PackedEvent, pack_event
 from abflask.storage.store import Store
+from tests.helpers import snapshot
 
 NOW = 1_790_000_000.0
 
@@ -59,6 +63,92 @@ def test_save_of_deleted_experiment_is_not_found(store: Store) -> None:
     store.delete_experiment("exp")
     with pytest.raises(NotFoundError):
         store.save_experiment(exp)
+
+
+def test_failed_create_writes_nothing(store: Store, redis: redis_py.Redis) -> None:
+    """Create was two calls: a failure after the first left an unlisted experiment."""
+    redis.set("t:exps", "not a set")  # the registry write fails for real
+    with pytest.raises(StorageUnavailable):
+        store.create_experiment(Experiment(key="half", variations=("a", "b")))
+    redis.delete("t:exps")
+    assert redis.keys("*") == []
+    created = store.create_experiment(Experiment(key="half", variations=("a", "b")))
+    assert store.load_experiments() == {"half": created}
+
+
+def test_failed_flag_create_writes_nothing(store: Store, redis: redis_py.Redis) -> None:
+    redis.set("t:flags", "not a set")
+    with pytest.raises(StorageUnavailable):
+        store.create_flag(Flag(key="nav", enabled=True))
+    assert redis.keys("*") == [b"t:flags"]
+
+
+def test_save_lists_a_definition_a_crash_left_unlisted(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    exp = running(store)
+    redis.srem("t:exps", "exp")  # as an old two-call create could leave it
+    saved = store.save_experiment(exp)
+    assert store.load_experiments() == {"exp": saved}
+
+
+def in_namespace(key: str, start: float, end: float, ns: str = "ns") -> Experiment:
+    return Experiment(key=key, variations=("a", "b"), namespace=(ns, start, end))
+
+
+def test_overlapping_namespace_create_conflicts_and_writes_nothing(
+    store: Store, redis: redis_py.Redis
+) -> None:
+    store.create_experiment(in_namespace("one", 0.0, 0.5))
+    before = snapshot(redis)
+    with pytest.raises(ConflictError, match=r"overlaps experiment 'one' \[0.0, 0.5\)"):
+        store.create_experiment(in_namespace("two", 0.4, 1.0))
+    assert snapshot(redis) == before
+    store.create_experiment(in_namespace("two", 0.5, 1.0))  # touching is fine
+    store.create_experiment(in_namespace("other", 0.0, 1.0, ns="elsewhere"))
+    store.create_experiment(Experiment(key="free", variations=("a", "b")))
+
+
+def test_save_checks_and_moves_the_namespace_claim(store: Store) -> None:
+    one = store.create_experiment(in_namespace("one", 0.0, 0.5))
+    two = store.create_experiment(in_namespace("two", 0.5, 1.0))
+    with pytest.raises(ConflictError, match="overlaps experiment 'two'"):
+        store.save_experiment(replace(one, namespace=("ns", 0.0, 0.6)))
+    one = store.save_experiment(replace(one, namespace=("ns", 0.0, 0.25)))
+    store.save_experiment(replace(two, namespace=("ns", 0.25, 1.0)))  # freed
+    store.save_experiment(replace(one, namespace=None))
+    store.create_experiment(in_namespace("three", 0.0, 0.25))
+
+
+def test_delete_frees_the_namespace_range(store: Store, redis: redis_py.Redis) -> None:
+    store.create_experiment(in_namespace("one", 0.0, 0.5))
+    assert store.delete_experiment("one") is True
+    assert redis.keys("*") == []
+    store.create_experiment(in_namespace("two", 0.0, 1.0))
+
+
+def test_concurrent_overlapping_creates_exactly_one_wins(
+    redis_server: LocalRedis, redis: redis_py.Redis
+) -> None:
+    """Each thread has its own Store (connection pool), as workers do."""
+    threads = 16
+    barrier = threading.Barrier(threads)
+
+    def create(i: int) -> bool:
+        store = Store.from_url(redis_server.url, prefix="t")
+        barrier.wait()
+        try:
+            store.create_experiment(in_namespace(f"e{i}", i / 100, 0.5 + i / 100))
+        except ConflictError:
+            return False
+        return True
+
+    for _ in range(5):
+        redis.flushall()
+        with ThreadPoolExecutor(threads) as pool:
+            won = list(pool.map(create, range(threads)))
+        assert sum(won) == 1
+        assert len(redis.hgetall("t:ns")) == redis.scard("t:exps") == 1
 
 
 def test_every_key_of_an_experiment_shares_its_hash_tag(
