@@ -18,7 +18,7 @@ measured with the bundled Redis, see the README):
 | `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~11 per participant |
 | `ab:x:{E}:c` | hash | live counters: `n` participants, `p:<v>` per variation; per variation `v` and event id `e`: `u:v:e` users, `k:v:e` events, `s:v:e` sum of values, `q:v:e` sum of squares of per-user totals | < 1 KiB |
 | `ab:x:{E}:log` | list | the event log: one packed record per exposure and per event (layout below) | 16 per exposure, 18 per event, 26 with a value |
-| `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given | per event key ~20 |
+| `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given; `#u` → ids given to keys outside the experiment's metrics (at most 1,000, so they never crowd out a metric) | per event key ~20 |
 | `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
 | `ab:x:{E}:d:<b>` | hash, listpack | user and event_id field (6 bytes of their fingerprint) → 1, for deduplication | ~10 per event with an event_id |
 | `ab:x:{E}:an` | hash | analysis bookmark: `pos` log records analysed, `state` id of the analysis state file holding the per-user aggregates, `at` time | ~100 |

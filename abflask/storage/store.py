@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 MAX_EVENT_KEYS = 65535
 """Distinct event keys one experiment records (event ids are 16 bits)."""
+MAX_UNDECLARED_KEYS = 1000
+"""Distinct event keys outside an experiment's metrics that it records: the
+rest of its event ids are kept for its metrics, whatever clients send."""
 SCRIPTS = ("save", "delete", "enroll", "track", "unlock", "renew")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
@@ -304,7 +307,12 @@ class Store:
     ) -> tuple[list[str], list[Any]]:
         x = self.keys.experiment
         keys = [x(exp.key, "cfg"), x(exp.key, "c"), x(exp.key, "log"), x(exp.key, "ev")]
-        args: list[Any] = [exp.version, MAX_EVENT_KEYS]
+        args: list[Any] = [
+            exp.version,
+            MAX_EVENT_KEYS,
+            MAX_UNDECLARED_KEYS,
+            " ".join(exp.metrics),
+        ]
         for e in events:
             keys += (
                 x(exp.key, f"a:{e.bucket}"),
@@ -407,7 +415,8 @@ class Store:
         pipe.hgetall(self.keys.experiment(exp.key, "c"))
         pipe.hgetall(self.keys.experiment(exp.key, "ev"))
         raw, ids = self._call(pipe.execute)
-        return decode_counters(exp.variations, raw, ids)
+        names = {k: v for k, v in ids.items() if not k.startswith(b"#")}
+        return decode_counters(exp.variations, raw, names)
 
     def append_log(self, experiment: str, records: Sequence[bytes]) -> None:
         """Append pre-built records to an experiment's log (bulk import, benchmarks).
@@ -435,4 +444,4 @@ class Store:
     def event_names(self, experiment: str) -> dict[int, str]:
         """Event id → event key for an experiment's log records."""
         raw = self._call(self._r.hgetall, self.keys.experiment(experiment, "ev"))
-        return {int(v): k.decode() for k, v in raw.items() if k != b"#"}
+        return {int(v): k.decode() for k, v in raw.items() if not k.startswith(b"#")}

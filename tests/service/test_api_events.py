@@ -9,6 +9,7 @@ import redis as redis_py
 from flask.testing import FlaskClient
 
 from abflask.core.records import decode_record, fingerprint
+from abflask.storage import store as st
 from tests.helpers import PREFIX, Admin, make_app, snapshot
 
 LOG = f"{PREFIX}:x:{{exp}}:log"
@@ -264,3 +265,23 @@ def test_same_event_id_of_different_users_is_not_a_duplicate(
     )
     assert again.json["duplicates"] == 1
     assert len(events_in_log(redis)) == 3
+
+
+def test_undeclared_event_keys_cannot_crowd_out_the_metrics(
+    client: FlaskClient, admin: Admin, redis: redis_py.Redis, enrolled: list[str]
+) -> None:
+    """An anonymous client used up all 65,535 event keys in 66 requests."""
+    client.get("/process_user?user_id=attacker&experiment=exp")  # public
+    dropped = 0
+    for r in range(66):
+        junk = [{"user_id": "attacker", "event": f"junk-{r}-{i}"} for i in range(1000)]
+        answer = client.post("/track/batch", json={"events": junk})
+        assert answer.status_code == 202
+        dropped += answer.json["dropped"]
+    assert dropped == 66 * 1000 - st.MAX_UNDECLARED_KEYS
+    assert redis.hlen(f"{PREFIX}:x:{{exp}}:ev") <= st.MAX_UNDECLARED_KEYS + 2
+    answer = client.post("/track", json={"user_id": "u0", "event": "buy", "value": 3})
+    assert answer.json == {"accepted": 1, "duplicates": 0, "recorded": 1, "dropped": 0}
+    counts = admin.get("/experiments/exp").json["counts"]
+    cells = [v["events"].get("buy", {}) for v in counts["variations"]]
+    assert sum(cell.get("count", 0) for cell in cells) == 1

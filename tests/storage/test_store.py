@@ -301,6 +301,57 @@ def test_track_covers_several_experiments(store: Store) -> None:
     assert store.track([one, two], [event("u1")]) == {"exp": "1", "two": "1"}
 
 
+def test_undeclared_event_keys_are_bounded_apart_from_the_metrics(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(st, "MAX_UNDECLARED_KEYS", 3)
+    exp = running(store, metrics=("buy", "view"))
+    store.enroll(exp, "u1", 0, NOW)
+    junk = [event("u1", f"junk{i}") for i in range(5)]
+    assert store.track([exp], junk) == {"exp": "11133"}
+    assert store.track([exp], [event("u1", "buy"), event("u1", "view")]) == {
+        "exp": "11"
+    }
+    assert store.track([exp], [event("u1", "junk0"), event("u1", "junk4")]) == {
+        "exp": "13"
+    }
+    assert sorted(store.event_names("exp").values()) == [
+        "buy",
+        "junk0",
+        "junk1",
+        "junk2",
+        "view",
+    ]
+    cells = store.counters(exp)["variations"][0]["events"]
+    assert {name: cell["count"] for name, cell in cells.items()} == {
+        "junk0": 2,
+        "junk1": 1,
+        "junk2": 1,
+        "buy": 1,
+        "view": 1,
+    }
+
+
+def test_without_metrics_every_key_counts_as_undeclared(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(st, "MAX_UNDECLARED_KEYS", 2)
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    assert store.track([exp], [event("u1", n) for n in "abc"]) == {"exp": "113"}
+
+
+def test_a_metric_declared_later_gets_an_id(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(st, "MAX_UNDECLARED_KEYS", 1)
+    exp = running(store)
+    store.enroll(exp, "u1", 0, NOW)
+    assert store.track([exp], [event("u1", "a"), event("u1", "buy")]) == {"exp": "13"}
+    exp = store.save_experiment(replace(exp, metrics=("buy",)))
+    assert store.track([exp], [event("u1", "buy")]) == {"exp": "1"}
+
+
 def test_record_keeps_properties(store: Store) -> None:
     exp = running(store)
     store.enroll(exp, "u1", 0, NOW)

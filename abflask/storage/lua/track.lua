@@ -2,38 +2,57 @@
 -- KEYS[1]      definition hash (field `ver`)
 -- KEYS[2]      counters hash (fields `u|k|s|q:<variation>:<event id>`)
 -- KEYS[3]      event log list
--- KEYS[4]      event key -> event id hash (field `#` holds the last id)
+-- KEYS[4]      event key -> event id hash (field `#` holds the last id given,
+--              `#u` how many of them went to undeclared keys)
 -- KEYS[2+3i]   assignment bucket of event i's user       (i = 1..n)
 -- KEYS[3+3i]   user-metric bucket of event i's user
 -- KEYS[4+3i]   dedup bucket of event i's event_id
 -- ARGV[1]      definition version the caller decided with
--- ARGV[2]      most distinct event keys the experiment may have
--- ARGV[6i-3]   user field (6 bytes of the user fingerprint)
--- ARGV[6i-2]   event_id field (6 bytes of its fingerprint), or '' for none
--- ARGV[6i-1]   event key
--- ARGV[6i]     record head: flags, time, user fingerprint (13 bytes)
--- ARGV[6i+1]   value as a decimal string, or '' for none
--- ARGV[6i+2]   record tail: packed value and properties, or ''
+-- ARGV[2]      most distinct event keys the experiment may have (ids are 16 bits)
+-- ARGV[3]      most of them that may be keys not among the experiment's metrics
+-- ARGV[4]      the experiment's metrics (declared event keys), space-separated
+-- ARGV[6i-1]   user field (6 bytes of the user fingerprint)
+-- ARGV[6i]     event_id field (6 bytes of its fingerprint), or '' for none
+-- ARGV[6i+1]   event key
+-- ARGV[6i+2]   record head: flags, time, user fingerprint (13 bytes)
+-- ARGV[6i+3]   value as a decimal string, or '' for none
+-- ARGV[6i+4]   record tail: packed value and properties, or ''
 -- Returns      one character per event: 0 user not enrolled, 1 recorded,
---              2 duplicate event_id, 3 dropped (too many event keys)
+--              2 duplicate event_id, 3 dropped (no room for another event key)
 --              (abflask/core/outcomes.py, TrackResult); or the integer -1
 --              when the definition is stale (nothing written).
 -- Record       variation byte, head, event id (2 bytes, little-endian), tail:
 --              layout in abflask/core/records.py.
 -- Atomic: records, counters and per-user totals of the whole batch change
--- together; a batch is either fully applied or not at all.
+-- together; a batch is either fully applied or not at all. Undeclared keys get
+-- ids only up to ARGV[3], so no amount of them can crowd out a metric.
 if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return -1 end
 local limit = tonumber(ARGV[2])
+local undeclared_limit = tonumber(ARGV[3])
+local declared = nil
 local ids = {}
 local codes = {}
 local records = {}
-local n = (#ARGV - 2) / 6
+local n = (#ARGV - 4) / 6
+
+local function is_declared(name)
+  if not declared then  -- parsed only when a new key needs an id
+    declared = {}
+    for metric in string.gmatch(ARGV[4], '%S+') do declared[metric] = true end
+  end
+  return declared[name]
+end
 
 local function event_id(name)
   local id = ids[name] or tonumber(redis.call('HGET', KEYS[4], name))
   if not id then
     local last = tonumber(redis.call('HGET', KEYS[4], '#') or '0')
     if last >= limit then return nil end
+    if not is_declared(name) then
+      local undeclared = tonumber(redis.call('HGET', KEYS[4], '#u') or '0')
+      if undeclared >= undeclared_limit then return nil end
+      redis.call('HSET', KEYS[4], '#u', undeclared + 1)
+    end
     id = last + 1
     redis.call('HSET', KEYS[4], '#', id, name, id)
   end
@@ -42,7 +61,7 @@ local function event_id(name)
 end
 
 for i = 1, n do
-  local a = 6 * i - 3
+  local a = 6 * i - 1
   local k = 3 * i + 2
   local code = '0'
   local variation = redis.call('HGET', KEYS[k], ARGV[a])
