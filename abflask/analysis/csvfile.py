@@ -2,7 +2,9 @@
 
 The columns are ``CSV_COLUMNS``; an exposure row has the event ``$exposure``
 and ``user_id`` is the stored 8-byte fingerprint in hex (abflask never stores
-raw user ids). Used by ``--export`` and ``--input``.
+raw user ids). Used by ``--export`` and ``--input``. Every CSV the job writes
+passes its text cells through ``spreadsheet_safe``, so a name such as
+``=HYPERLINK(...)`` is shown, never run, by a spreadsheet.
 """
 
 from __future__ import annotations
@@ -21,6 +23,30 @@ from abflask.errors import ValidationError
 EXPOSURE_EVENT = "$exposure"
 """The event name of exposure rows."""
 CSV_COLUMNS = ["user_id", "variation", "event", "value", "timestamp"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula."""
+QUOTE = "'"
+"""Prefixed to such text cells (and to text starting with it, so it reverses)."""
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula, quoted; others as they are.
+
+    Only strings change: numbers (a negative one included) stay numbers.
+
+    >>> spreadsheet_safe('=1+1'), spreadsheet_safe(-2.5), spreadsheet_safe("a")
+    ("'=1+1", -2.5, 'a')
+    """
+    if isinstance(cell, str) and cell.startswith((*FORMULA_START, QUOTE)):
+        return QUOTE + cell
+    return cell
+
+
+def spreadsheet_text(cell: str) -> str:
+    """Undo ``spreadsheet_safe`` on a text cell read back from our own CSV."""
+    if cell.startswith(QUOTE) and cell[1:].startswith((*FORMULA_START, QUOTE)):
+        return cell[1:]
+    return cell
 
 
 def export_csv(
@@ -31,6 +57,8 @@ def export_csv(
     ``chunks`` are raw log records in order; ``names`` maps event ids to keys.
     """
     rows = 0
+    variations = np.asarray([spreadsheet_safe(v) for v in exp.variations], dtype=object)
+    events = {int(e): str(spreadsheet_safe(name)) for e, name in names.items()}
     with out.open("w", newline="") as fh:
         fh.write(",".join(CSV_COLUMNS) + "\n")
         for chunk in chunks:
@@ -38,11 +66,9 @@ def export_csv(
             frame = pd.DataFrame(
                 {
                     "user_id": [f"{u:016x}" for u in cols["user"]],
-                    "variation": np.asarray(exp.variations, dtype=object)[
-                        cols["variation"]
-                    ],
+                    "variation": variations[cols["variation"]],
                     "event": [
-                        EXPOSURE_EVENT if x else names.get(int(e), str(e))
+                        EXPOSURE_EVENT if x else events.get(int(e), str(e))
                         for x, e in zip(cols["exposure"], cols["event"], strict=True)
                     ],
                     "value": np.where(cols["exposure"], np.nan, cols["value"]),
@@ -62,6 +88,8 @@ def from_csv(
     missing = [c for c in CSV_COLUMNS if c not in frame.columns]
     if missing:
         raise ValidationError("input", f"{path}: missing columns {', '.join(missing)}")
+    for column in ("variation", "event"):
+        frame[column] = frame[column].map(spreadsheet_text, na_action="ignore")
     seen = list(dict.fromkeys(frame.loc[frame["event"] == EXPOSURE_EVENT, "variation"]))
     order = variations or sorted(
         seen, key=lambda v: (v.lower() not in ("control", "a"), v)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from abflask.analysis.csvfile import spreadsheet_safe
 from abflask.analysis.results import ExperimentResult
 
 
@@ -172,13 +173,20 @@ def summary_rows(result: ExperimentResult) -> list[dict[str, Any]]:
 
 
 def write_csv(results: list[ExperimentResult], directory: Path) -> None:
-    """``summary.csv`` (numbers per metric and variation) and ``timeseries.csv``."""
+    """``summary.csv`` (numbers per metric and variation) and ``timeseries.csv``.
+
+    Text cells go through ``spreadsheet_safe``: names come from admins and
+    must not run as formulas when the file is opened in a spreadsheet.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "summary.csv").open("w", newline="") as fh:
         summary = csv.DictWriter(fh, SUMMARY_FIELDS)
         summary.writeheader()
         for result in results:
-            summary.writerows(summary_rows(result))
+            summary.writerows(
+                {k: spreadsheet_safe(v) for k, v in row.items()}
+                for row in summary_rows(result)
+            )
     with (directory / "timeseries.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(
@@ -200,16 +208,15 @@ def write_csv(results: list[ExperimentResult], directory: Path) -> None:
                 for i, name in enumerate(result["variations"]):
                     lift = point["lift"][i - 1] if i else None
                     ci = lift["rel_ci_sequential"] if lift else [None, None]
-                    writer.writerow(
-                        [
-                            result["key"],
-                            series["event"],
-                            point["t"],
-                            name,
-                            point["participants"][i],
-                            point["converters"][i],
-                            lift["rel_lift"] if lift else None,
-                            ci[0],
-                            ci[1],
-                        ]
-                    )
+                    row = [
+                        result["key"],
+                        series["event"],
+                        point["t"],
+                        name,
+                        point["participants"][i],
+                        point["converters"][i],
+                        lift["rel_lift"] if lift else None,
+                        ci[0],
+                        ci[1],
+                    ]
+                    writer.writerow([spreadsheet_safe(cell) for cell in row])
