@@ -1,95 +1,52 @@
-"""The Python SDK: decide variations and flags in-process, report in the background.
+"""The sync Python SDK: decide in-process, report in the background.
 
 ``Client.variation`` and ``Client.is_feature_on`` read an immutable snapshot
-of the service's configuration and hash locally (``abflask.core``, the same
-code as the service): no I/O per call, and they never raise. One background
-thread refreshes the snapshot (with ETag) and sends exposures and events in
-batches. Imports only the stdlib and abflask's pure modules, never Flask or
-redis.
-
-Sticky rule: the service is the store of truth. The first time this process
-evaluates a user in a running experiment it answers from the hash (which is
-what the service stores for a new user) and queues an exposure; the
-service's answer to that exposure (the stored, sticky variation) is cached
-and served from then on. So the SDK and ``/process_user`` agree except on
-the first call for a user who was enrolled before the experiment's weights
-were changed, or who falls beyond a reached enrollment cap.
+of the service's configuration and hash locally (``abflask.sdk.decider``): no
+I/O per call, and they never raise. One background thread (``reporter``)
+refreshes the snapshot and is the only sender of exposures and events.
+Imports only the stdlib and abflask's pure modules, never Flask or redis.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import logging
 import os
+import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from abflask.core import bucketing
-from abflask.core.outcomes import Outcome, Reason
+from abflask.core.outcomes import Reason
+from abflask.sdk.decider import Decider, Decision, User
+from abflask.sdk.outbox import Outbox
 from abflask.sdk.reporter import Reporter
-from abflask.sdk.snapshot import Snapshot
+from abflask.sdk.schedule import Clock
 from abflask.sdk.transport import HTTPTransport, Transport
 
-logger = logging.getLogger(__name__)
+__all__ = ["Client", "Decision", "HTTPTransport", "Reason", "User"]
 
-__all__ = ["Client", "Decision", "Reason", "User"]
+EXIT_TIMEOUT = 2.0
+"""Seconds all live clients together get to deliver their queues at exit."""
 
-CACHE_SIZE = 100_000
-"""Users remembered per cache (exposures sent, stored assignments)."""
-
-
-@dataclass(frozen=True)
-class User:
-    """A user: an id and optional properties (sent with tracked events).
-
-    >>> User("u-42", {"plan": "pro"}).id
-    'u-42'
-    """
-
-    id: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
+_LIVE: weakref.WeakSet[Client] = weakref.WeakSet()
+"""Every open client, for the one exit hook below (weak: no client is kept)."""
 
 
-class Decision(NamedTuple):
-    """A variation or flag value with the reason for it.
-
-    A NamedTuple, not a dataclass: one is built on every call, and tuples
-    are several times cheaper to make.
-    """
-
-    value: Any
-    reason: Reason
-    in_experiment: bool = False
+@atexit.register
+def _close_all() -> None:
+    deadline = time.monotonic() + EXIT_TIMEOUT
+    for client in list(_LIVE):
+        client.close(timeout=max(0.0, deadline - time.monotonic()))
 
 
-def _user_id(user: str | User) -> str:
-    return user.id if isinstance(user, User) else str(user)
-
-
-def _bounded_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    """Insert, evicting the oldest entry beyond CACHE_SIZE.
-
-    An OrderedDict: popping a plain dict's first key again and again makes
-    finding the next first key slower each time (it skips deleted slots).
-    """
-    if len(cache) >= CACHE_SIZE:
-        try:
-            cache.popitem(last=False)
-        except KeyError:  # emptied by another thread meanwhile
-            pass
-    cache[key] = value
-
-
-class Client:
+class Client(Decider):
     """Local evaluation of experiments and flags; batched, retried reporting.
 
-    Safe under threads, and under fork: a client created before gunicorn or
-    uWSGI forks starts its background thread lazily in each process, and a
-    forked child starts afresh with empty queues.
+    Safe under threads, and under fork: each call that queues notices a new
+    process by its pid (as redis-py's connection pool does) and starts
+    afresh there, with empty queues and its own thread. ``clock`` drives
+    the reporter's schedule (tests pass a fake one).
     """
 
     def __init__(
@@ -104,145 +61,85 @@ class Client:
         transport: Transport | None = None,
         timeout: float = 5.0,
         initial_fetch: bool = True,
+        clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         self.base_url = base_url.rstrip("/")
         self._headers = {"X-SDK-Key": sdk_key, "Content-Type": "application/json"}
         self.refresh_interval, self.flush_interval = refresh_interval, flush_interval
         self.batch_size, self.max_queue, self.timeout = batch_size, max_queue, timeout
+        self._default_transport = transport is None
         self._transport: Transport = transport or HTTPTransport()
-        self._snapshot: Snapshot | None = None
-        self._assigned: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._exposed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._clock = clock
         self._reset()
-        ref = weakref.ref(self)
-
-        def in_child() -> None:
-            client = ref()
-            if client is not None:
-                client._after_fork()
-
-        def at_exit() -> None:
-            client = ref()
-            if client is not None:
-                client.close(timeout=2.0)
-
-        os.register_at_fork(after_in_child=in_child)
-        atexit.register(at_exit)
+        _LIVE.add(self)
         if initial_fetch:
             self.refresh()
 
     def _reset(self) -> None:
+        self._outbox = Outbox(self.batch_size, self.max_queue, self._remember)
         self._reporter = Reporter(
-            self._request,
+            self._outbox,
+            self._post,
             self.refresh,
-            self._remember,
+            self._running,
             refresh_interval=self.refresh_interval,
             flush_interval=self.flush_interval,
-            batch_size=self.batch_size,
-            max_queue=self.max_queue,
+            timeout=self.timeout,
+            clock=self._clock,
         )
         self._pid = os.getpid()
 
     @property
     def dropped(self) -> int:
-        """Events and exposures this process gave up on (queue full, rejected)."""
-        return self._reporter.dropped
+        """Events and exposures never delivered: queue full, rejected by the
+        service, tracked after ``close()``, or left when a close timed out."""
+        return self._outbox.dropped
+
+    @property
+    def abandoned(self) -> int:
+        """Exposures given up unconfirmed because their experiment stopped
+        running (per this process's snapshot) before the service enrolled them."""
+        return self._outbox.abandoned
 
     def after_fork(self) -> None:
-        """Call in a child process if your server forks without ``os.fork``.
+        """Start afresh if this is a forked child; a no-op otherwise.
 
-        ``os.fork`` (gunicorn, multiprocessing) runs this by itself. uWSGI
-        forks from C: register it with ``uwsgidecorators.postfork``. A no-op in
-        the process that started the background thread, and after a reset.
+        Never needed: every call that queues checks the pid itself. Kept for
+        servers that call a post-fork hook (uWSGI's ``postfork``).
         """
         if os.getpid() != self._pid:
             self._after_fork()
 
     def _after_fork(self) -> None:
-        """In a forked child: no thread, fresh locks, empty queues."""
-        self._reset()
-        if isinstance(self._transport, HTTPTransport):
+        """In a forked child: no thread, fresh locks, empty queues.
+
+        The parent delivers what it queued; the child exposes its users
+        again (the service answers repeats with the sticky variation), so
+        it holds their events until it has its own confirmation.
+        """
+        self._exposed.clear()
+        if self._default_transport:
             self._transport = HTTPTransport()
+        self._reset()
 
-    # -- decisions: no I/O, never raise --------------------------------------
-
-    def variation(
-        self, experiment_key: str, user: str | User, default: str = "control"
-    ) -> str:
-        """The variation name to show ``user``; ``default`` if undecidable."""
-        return self._decide(experiment_key, user, default)[0]  # type: ignore[no-any-return]
-
-    def variation_detail(
-        self, experiment_key: str, user: str | User, default: str = "control"
-    ) -> Decision:
-        """``variation`` with the reason for the answer."""
-        return Decision(*self._decide(experiment_key, user, default))
-
-    def _decide(
-        self, key: str, user: str | User, default: str
-    ) -> tuple[Any, Reason, bool]:
-        # The hot path: plain tuples, and the exposure bookkeeping inline.
-        try:
-            snap = self._snapshot
-            if snap is None:
-                return default, Reason.NO_CONFIG, False
-            exp = snap.experiments.get(key)
-            if exp is None:
-                return default, Reason.UNKNOWN, False
-            if exp.winner is not None:
-                return exp.variations[exp.winner], Reason.WINNER, False
-            if not exp.running:
-                return exp.variations[0], Reason.NOT_RUNNING, False
-            user_id = user if type(user) is str else _user_id(user)
-            cell = (key, user_id)
-            if self._assigned:
-                stored = self._assigned.get(cell)
-                if stored is not None:
-                    if stored < 0:
-                        return exp.variations[0], Reason.EXCLUDED, False
-                    return exp.variations[stored], Reason.STORED, True
-            if cell not in self._exposed:
-                self._expose(cell)
-            index = bucketing.decide(exp.split, user_id)
-            if index < 0:
-                return exp.variations[0], Reason.EXCLUDED, False
-            return exp.variations[index], Reason.ASSIGNED, True
-        except Exception:  # the SDK must never take the caller down
-            logger.exception("variation(%r) failed; serving the default", key)
-            return default, Reason.ERROR, False
-
-    def is_feature_on(self, feature_key: str, user: str | User) -> bool:
-        """Whether the flag is on for ``user``; False if undecidable."""
-        return bool(self.is_feature_on_detail(feature_key, user).value)
-
-    def is_feature_on_detail(self, feature_key: str, user: str | User) -> Decision:
-        """``is_feature_on`` with the reason for the answer."""
-        try:
-            snap = self._snapshot
-            if snap is None:
-                return Decision(False, Reason.NO_CONFIG)
-            flag = snap.flags.get(feature_key)
-            if flag is None:
-                return Decision(False, Reason.UNKNOWN)
-            if not flag.enabled:
-                return Decision(False, Reason.FLAG_OFF)
-            user_id = user if type(user) is str else _user_id(user)
-            if bucketing.in_rollout(user_id, flag.seed, flag.rollout):
-                return Decision(True, Reason.FLAG_ON)
-            return Decision(False, Reason.NOT_IN_ROLLOUT)
-        except Exception:
-            logger.exception("is_feature_on(%r) failed; serving False", feature_key)
-            return Decision(False, Reason.ERROR)
-
-    # -- reporting: queue now, send later ------------------------------------
+    # -- queueing: from the caller's thread, never blocks ------------------------
 
     def _expose(self, cell: tuple[str, str]) -> None:
-        exposed = self._exposed
-        if len(exposed) >= CACHE_SIZE:
-            _bounded_put(exposed, cell, None)
-        else:
-            exposed[cell] = None
-        self._reporter.expose(cell)
+        if self._pid != os.getpid():
+            self._after_fork()
+        reporter, outbox = self._reporter, self._outbox
+        if not reporter.live and not reporter.start():
+            outbox.drop(1, "exposures made after close()")
+            return
+        exposures = outbox.exposures
+        if len(exposures) >= self.max_queue:
+            outbox.drop(1, "exposures: the queue is full")
+            return  # not marked: the next call for this user tries again
+        self._mark_exposed(cell)
+        exposures.append(cell)
+        if len(exposures) == self.batch_size:
+            reporter.kick()
 
     def track(
         self,
@@ -251,11 +148,29 @@ class Client:
         value: float | None = None,
         **properties: Any,
     ) -> None:
-        """Queue an event; never blocks. A full queue drops it (counted, logged)."""
+        """Queue an event; never blocks. A full queue drops it (counted, logged).
+
+        An event of a user whose exposure is not confirmed yet waits for it:
+        the service records events of enrolled users only.
+        """
         if isinstance(user, User):
             properties = {**user.properties, **properties}
             user = user.id
-        self._reporter.track(event, user, value, properties)
+        if self._pid != os.getpid():
+            self._after_fork()
+        reporter, outbox = self._reporter, self._outbox
+        if not reporter.live and not reporter.start():
+            outbox.drop(1, "events tracked after close()")
+            return
+        events = outbox.events
+        if len(events) >= self.max_queue:
+            outbox.drop(1, "events: the queue is full")
+            return
+        events.append((event, user, value, properties, time.time()))
+        if len(events) == self.batch_size:
+            reporter.kick()
+
+    # -- I/O ---------------------------------------------------------------------
 
     def _request(
         self,
@@ -263,6 +178,7 @@ class Client:
         path: str,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         data = None if body is None else json.dumps(body).encode()
         return self._transport(
@@ -270,50 +186,43 @@ class Client:
             self.base_url + path,
             {**self._headers, **(headers or {})},
             data,
-            self.timeout,
+            self.timeout if timeout is None else timeout,
         )
+
+    def _post(
+        self, path: str, body: Any, timeout: float
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        return self._request("POST", path, body, timeout=timeout)
 
     def refresh(self) -> bool:
         """Fetch the configuration now (If-None-Match); False on failure.
 
         On failure the last good snapshot stays in use.
         """
-        etag = self._snapshot.etag if self._snapshot else ""
         try:
-            status, headers, body = self._request(
-                "GET", "/sdk/config", headers={"If-None-Match": etag} if etag else None
-            )
-            if status == 304:
-                return True
-            if status != 200:
-                logger.warning("abflask config fetch: HTTP %d %s", status, body[:200])
-                return False
-            tag = next((v for k, v in headers.items() if k.lower() == "etag"), "")
-            self._snapshot = Snapshot.parse(body, tag.strip('"'))
-            return True
-        except Exception as exc:  # network, bad JSON: keep the last good one
-            logger.warning("abflask config fetch failed: %s", exc)
+            answer = self._request("GET", "/sdk/config", None, self._config_headers())
+        except Exception as exc:  # network: keep the last good one
+            self._log("config", "abflask config fetch failed: %r", exc)
             return False
-
-    def _remember(self, item: Mapping[str, Any]) -> None:
-        snap = self._snapshot
-        exp = snap.experiments.get(item["experiment"]) if snap else None
-        if exp is None or item["variation"] is None:
-            return
-        cell = (item["experiment"], item["user_id"])
-        if item["reason"] in (Outcome.STICKY, Outcome.ENROLLED):
-            _bounded_put(self._assigned, cell, exp.variations.index(item["variation"]))
-        elif item["reason"] == Outcome.FULL:  # the cap never un-fills: control for good
-            _bounded_put(self._assigned, cell, -1)
+        return self._apply_config(*answer)
 
     # -- lifecycle -------------------------------------------------------------
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Send everything queued now, from the calling thread; False if it failed."""
+        """Have the background thread send everything now; wait at most
+        ``timeout`` seconds. True once nothing is left to send."""
+        if self._pid != os.getpid():
+            self._after_fork()
         return self._reporter.flush(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the background thread and flush what is queued, within ``timeout``."""
+        """Send what is queued and stop, returning within ``timeout`` seconds.
+
+        Whatever is not delivered by then is counted in ``dropped``.
+        """
+        _LIVE.discard(self)
+        if self._pid != os.getpid():
+            self._after_fork()
         self._reporter.close(timeout)
 
     def __enter__(self) -> Client:

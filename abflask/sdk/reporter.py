@@ -1,247 +1,225 @@
-"""The SDK's background reporter: queues exposures and events, sends them in batches.
+"""The sync client's reporter: one thread, the only sender, refreshes and sends.
 
-One daemon thread, started lazily on first use, refreshes the configuration
-on schedule and sends queued exposures (``POST /sdk/exposures``) and events
-(``POST /track/batch``) by size or interval, with capped exponential backoff
-and jitter on failure. A ``Reporter`` lives in one process: after a fork the
-client builds a new one.
+The thread starts lazily on first use. It refreshes the configuration on
+schedule and sends queued exposures (``POST /sdk/exposures``) and events
+(``POST /track/batch``) by size or interval, backing off with jitter on any
+failure however long the queue is. ``flush`` and ``close`` never send
+themselves: they ask the thread and wait at most their timeout. Every loop
+iteration is guarded, so the thread outlives any bad answer. One process only:
+the client builds a new ``Reporter`` after a fork.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import threading
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from abflask.core.event import parse_event
-from abflask.errors import ValidationError
+from abflask.sdk.outbox import Answer, Outbox, Settled, Verdict
+from abflask.sdk.schedule import Clock, Schedule, SystemClock, backoff
 
 logger = logging.getLogger(__name__)
 
-Request = Callable[
-    [str, str, Any, Mapping[str, str] | None], tuple[int, Mapping[str, str], bytes]
-]
-"""``(method, path, json_body, extra_headers) -> (status, headers, body)``."""
-
-BACKOFF_BASE, BACKOFF_CAP = 0.5, 60.0
-"""Seconds: first retry delay and the longest one."""
+Send = Callable[[str, Any, float], tuple[int, Mapping[str, str], bytes]]
+"""``(path, json_body, timeout) -> (status, headers, body)``: one POST."""
 
 
-def backoff(attempt: int) -> float:
-    """Capped exponential backoff with full jitter, in seconds."""
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt, 16)))
+def send_round(
+    outbox: Outbox,
+    send: Send,
+    running: Callable[[str], bool],
+    timeout: Callable[[], float],
+) -> Settled:
+    """Drive one ``outbox.round`` with ``send``; ``timeout()`` is the time the
+    next request may take (at or below zero the rest is put back unsent)."""
+    plan = outbox.round(running)
+    try:
+        request = next(plan)
+        while True:
+            request = plan.send(_post(outbox, send, *request, timeout()))
+    except StopIteration as done:
+        result: Settled = done.value
+        return result
+    finally:
+        plan.close()
+
+
+def _post(outbox: Outbox, send: Send, path: str, body: Any, seconds: float) -> Answer:
+    if seconds <= 0:
+        return None, {}, b""
+    try:
+        status, headers, raw = send(path, body, seconds)
+    except Exception as exc:  # refused, reset, timed out: retried later
+        outbox.log(path, "abflask %s not sent (will retry): %r", path, exc)
+        return None, {}, b""
+    if status >= 300:
+        outbox.log(path, "abflask %s: HTTP %d %r", path, status, raw[:200])
+    return status, headers, raw
 
 
 class Reporter:
-    """Queues and the one background thread that drains them.
+    """The queues' one sender: a daemon thread, and flush/close that wait on it.
 
-    ``request`` sends one HTTP request to the service; ``refresh`` re-reads
-    the configuration (True on success); ``on_assignment`` receives each
-    entry of an exposure answer.
+    ``send`` posts one JSON body; ``refresh`` re-reads the configuration (True
+    on success); ``running(key)`` says whether the current snapshot runs an
+    experiment (pending exposures of others are abandoned).
     """
 
     def __init__(
         self,
-        request: Request,
+        outbox: Outbox,
+        send: Send,
         refresh: Callable[[], bool],
-        on_assignment: Callable[[Mapping[str, Any]], None],
+        running: Callable[[str], bool],
         *,
         refresh_interval: float,
         flush_interval: float,
-        batch_size: int,
-        max_queue: int,
+        timeout: float,
+        clock: Clock | None = None,
     ) -> None:
-        self._request = request
-        self._refresh = refresh
-        self._on_assignment = on_assignment
-        self.refresh_interval, self.flush_interval = refresh_interval, flush_interval
-        self.batch_size, self.max_queue = batch_size, max_queue
-        self._events: deque[Any] = deque()  # raw tuples, or bodies to resend
-        self._exposures: deque[tuple[str, str]] = deque()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._closed = False
-        self.dropped = 0
-        """Events and exposures given up on (queue full, or rejected)."""
+        self.outbox = outbox
+        self._send, self._refresh, self._running = send, refresh, running
+        self._timeout = timeout
+        self._clock = clock or SystemClock()
+        self.schedule = Schedule(
+            refresh_interval,
+            flush_interval,
+            outbox.batch_size,
+            self._clock.monotonic(),
+        )
+        self._cond = threading.Condition()
+        self._nap = threading.Condition()
+        self.thread: threading.Thread | None = None
+        self.live = False
+        """The thread runs and takes work: the callers' fast path."""
+        self._closing = False
+        self._deadline = 0.0
 
-    # -- queueing: from the caller's thread, never blocks -----------------------
+    # -- from the callers' threads: never blocks ------------------------------------
 
-    def expose(self, cell: tuple[str, str]) -> None:
-        """Queue one ``(experiment, user_id)`` exposure."""
-        if len(self._exposures) >= self.max_queue:
-            self.dropped += 1
-            return
-        self._exposures.append(cell)
-        if self._thread is None:
-            self._start()
+    def start(self) -> bool:
+        """Start the thread if needed; False once closed."""
+        with self._cond:
+            if self._closing:
+                return False
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="abflask-sdk", daemon=True
+                )
+                self.thread.start()
+                self.live = True
+            return True
 
-    def track(
-        self, event: str, user: str, value: float | None, properties: dict[str, Any]
-    ) -> None:
-        """Queue one event; a full queue drops it (counted, logged)."""
-        if len(self._events) >= self.max_queue:
-            self.dropped += 1
-            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
-                logger.warning("abflask queue full: %d events dropped", self.dropped)
-            return
-        self._events.append((event, user, value, properties, time.time()))
-        if self._thread is None:
-            self._start()
-        elif len(self._events) >= self.batch_size:
-            with self._wake:
-                self._wake.notify()
+    def kick(self) -> None:
+        """A batch is full: wake the thread (it still honours a backoff)."""
+        with self._cond:
+            self._cond.notify_all()
 
-    # -- the background thread -----------------------------------------------
-
-    def _start(self) -> None:
-        with self._wake:
-            if self._thread is not None or self._closed:
-                return
-            self._thread = threading.Thread(
-                target=self._run, name="abflask-sdk", daemon=True
-            )
-            self._thread.start()
+    # -- the thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_refresh = time.monotonic() + self.refresh_interval
-        next_flush = time.monotonic() + self.flush_interval
-        failures = 0
-        wake = self._wake
+        clock, cond, outbox = self._clock, self._cond, self.outbox
         while True:
-            with wake:
-                if not self._stopping:
-                    delay = min(next_refresh, next_flush) - time.monotonic()
-                    if len(self._events) < self.batch_size and delay > 0:
-                        wake.wait(delay)
-                stopping = self._stopping
-            now = time.monotonic()
-            if stopping:
-                return
-            if now >= next_refresh:
-                ok = self._refresh()
-                next_refresh = now + (
-                    self.refresh_interval if ok else backoff(failures)
-                )
-            if now >= next_flush or len(self._events) >= self.batch_size:
-                if self.send_all():
-                    failures, next_flush = 0, now + self.flush_interval
-                else:
-                    failures += 1
-                    next_flush = now + backoff(failures)
+            with cond:
+                while not self._closing:
+                    now = clock.monotonic()
+                    exposures, events = len(outbox.exposures), len(outbox.events)
+                    wait = self.schedule.due(now, exposures, events) - now
+                    if wait <= 0:
+                        break
+                    clock.wait(cond, wait)
+                if self._closing:
+                    break
+            self._step()
+        self._drain()
 
-    # -- sending ----------------------------------------------------------------
-
-    @property
-    def pending(self) -> bool:
-        """Whether anything is queued."""
-        return bool(self._exposures or self._events)
-
-    def send_all(self) -> bool:
-        """Send queued exposures and events in batches; False if one failed."""
-        return self._send_exposures() and self._send_events()
-
-    def _send_exposures(self) -> bool:
-        while self._exposures:
-            batch = [
-                self._exposures[i]
-                for i in range(min(len(self._exposures), self.batch_size))
-            ]
-            body = {"exposures": [{"experiment": k, "user_id": u} for k, u in batch]}
-            try:
-                status, _, raw = self._request("POST", "/sdk/exposures", body, None)
-            except Exception as exc:
-                logger.warning("abflask exposures not sent: %s", exc)
-                return False
-            if status >= 500 or status == 429:
-                return False
-            for _ in batch:
-                self._exposures.popleft()
-            if status != 200:
-                logger.error(
-                    "abflask exposures rejected: HTTP %d %s", status, raw[:200]
-                )
-                continue
-            for item in json.loads(raw)["assignments"]:
-                self._on_assignment(item)
-        return True
-
-    def _send_events(self) -> bool:
-        while self._events:
-            batch: list[dict[str, Any]] = []
-            while self._events and len(batch) < self.batch_size:
-                body = self._event_body(self._events.popleft())
-                if body is not None:
-                    batch.append(body)
-            if not batch:
-                continue
-            try:
-                status, _, raw = self._request(
-                    "POST", "/track/batch", {"events": batch}, None
-                )
-            except Exception as exc:
-                logger.warning("abflask events not sent (will retry): %s", exc)
-                status, raw = 0, b""
-            if status == 0 or status >= 500 or status == 429:
-                # Back to the front, as built: a resend keeps its event ids,
-                # so the service stores each event once.
-                self._events.extendleft(reversed(batch))
-                return False
-            if status != 202:
-                logger.error("abflask events rejected: HTTP %d %s", status, raw[:200])
-        return True
-
-    def _event_body(self, item: Any) -> dict[str, Any] | None:
-        """The JSON of one queued event, validated here (off the caller's path)."""
-        if isinstance(item, dict):
-            return item  # built on an earlier, failed attempt
-        event, user, value, properties, at = item
-        body = {
-            "user_id": user,
-            "event": event,
-            "timestamp": at,
-            "event_id": uuid.uuid4().hex,
-        }
-        if value is not None:
-            body["value"] = value
-        if properties:
-            body["properties"] = properties
+    def _step(self) -> None:
+        """One guarded iteration: refresh and/or send when due, then plan again."""
+        clock, schedule, outbox = self._clock, self.schedule, self.outbox
+        now = clock.monotonic()
         try:
-            parse_event(body, time.time())
-        except ValidationError as exc:
-            self.dropped += 1
-            logger.error("abflask event dropped: %s", exc.message)
-            return None
-        return body
+            if now >= schedule.next_refresh:
+                schedule.refreshed(clock.monotonic(), self._refresh())
+            exposures, events = len(outbox.exposures), len(outbox.events)
+            if schedule.send_at(now, exposures, events) <= now:
+                settled = send_round(outbox, self._send, self._running, self._limit)
+                schedule.sent(clock.monotonic(), settled)
+                if settled.verdict is Verdict.DONE:
+                    outbox.calm()
+        except Exception as exc:  # whatever it is, the thread must go on
+            outbox.log("loop", "abflask background loop error (will retry): %r", exc)
+            logger.debug("abflask background loop error", exc_info=True)
+            schedule.sent(clock.monotonic(), Settled(Verdict.FAILED))
+            if now >= schedule.next_refresh:
+                schedule.refreshed(clock.monotonic(), False)
+        finally:
+            with self._cond:
+                self._cond.notify_all()  # flush() waits on this
 
-    # -- lifecycle -------------------------------------------------------------
+    def _limit(self) -> float:
+        """The time the next request may take: less near a close deadline."""
+        if self._closing:
+            return min(self._timeout, self._deadline - self._clock.monotonic())
+        return self._timeout
+
+    def _drain(self) -> None:
+        """Closing: send what is left until the deadline, then count the rest."""
+        clock, outbox = self._clock, self.outbox
+        failures = 0
+        try:
+            while outbox.busy and not outbox.given_up:
+                now = clock.monotonic()
+                if now >= self._deadline:
+                    break
+                settled = send_round(outbox, self._send, self._running, self._limit)
+                if settled.verdict is Verdict.DONE:
+                    continue
+                failures += 1
+                pause = min(backoff(failures, 0.5), self._deadline - clock.monotonic())
+                if pause > 0:
+                    with self._nap:
+                        clock.wait(self._nap, pause)
+        except Exception as exc:
+            outbox.log("loop", "abflask close: %r", exc)
+        finally:
+            outbox.give_up()
+            with self._cond:
+                self._cond.notify_all()
+
+    # -- flush and close: wait on the thread, never past the timeout -----------
 
     def flush(self, timeout: float) -> bool:
-        """Send everything queued now, from the calling thread; False if it failed."""
-        deadline = time.monotonic() + timeout
-        while self.pending:
-            if self.send_all():
+        """Have the thread send everything now; True once nothing is left."""
+        clock, outbox = self._clock, self.outbox
+        deadline = clock.monotonic() + timeout
+        with self._cond:
+            if not outbox.busy:
                 return True
-            if time.monotonic() >= deadline:
+            if self._closing:
                 return False
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        return True
+            self.start()  # the condition's lock is reentrant
+            self.schedule.send_now = True
+            self._cond.notify_all()
+            while outbox.busy:
+                left = deadline - clock.monotonic()
+                if left <= 0 or self._closing:
+                    return False
+                clock.wait(self._cond, left)
+            return True
 
     def close(self, timeout: float) -> None:
-        """Stop the thread and flush what is queued, within ``timeout``."""
-        with self._wake:
-            if self._closed:
+        """Stop the thread after a last round; undelivered items count as dropped."""
+        clock = self._clock
+        started = time.monotonic()
+        with self._cond:
+            if self._closing:
                 return
-            self._closed = self._stopping = True
-            self._wake.notify_all()
-        deadline = time.monotonic() + timeout
-        thread = self._thread
+            self._closing, self.live = True, False
+            self._deadline = clock.monotonic() + timeout
+            self._cond.notify_all()
+            thread = self.thread
         if thread is not None:
-            thread.join(timeout)
-        self.flush(max(0.0, deadline - time.monotonic()))
+            thread.join(max(0.0, timeout - (time.monotonic() - started)))
+        self.outbox.give_up()  # a no-op when the thread finished its drain

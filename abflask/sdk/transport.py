@@ -45,6 +45,11 @@ class HTTPTransport:
                 )
                 conn = kind(parts.netloc, timeout=timeout)
                 self._local.conn, self._local.host = conn, parts.netloc
+            # Each call gets its own time: a reused connection keeps the
+            # timeout it was opened with otherwise (close() passes what is left).
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
                 conn.request(method, path, body=body, headers=dict(headers))
                 response = conn.getresponse()
