@@ -13,6 +13,7 @@ from typing import Any
 
 from abflask.core.fields import (
     MAX_STRING,
+    as_float,
     check_fields,
     fail,
     number,
@@ -62,12 +63,24 @@ def _properties(raw: Any, path: str) -> dict[str, Any] | None:
         if isinstance(value, str):
             if len(value) > MAX_STRING:
                 raise fail(where, f"must be at most {MAX_STRING} characters")
-        elif isinstance(value, float):
-            if not math.isfinite(value):
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(as_float(value)):
                 raise fail(where, "must be a finite number")
-        elif value is not None and not isinstance(value, int | bool):
+        elif value is not None and not isinstance(value, bool):
             raise fail(where, "must be a string, number, boolean or null")
     return raw or None
+
+
+def _timestamp(raw: Any, path: str, now: float) -> float:
+    """Epoch seconds from 2000 to a day ahead; milliseconds are named as such."""
+    latest = now + MAX_FUTURE
+    if (
+        isinstance(raw, int | float)
+        and not isinstance(raw, bool)
+        and MIN_TIMESTAMP * 1000 <= as_float(raw) <= latest * 1000
+    ):
+        raise fail(path, "must be epoch seconds, not milliseconds (divide by 1000)")
+    return number(raw, path, MIN_TIMESTAMP, latest)
 
 
 def parse_event(payload: Any, now: float, path: str = "") -> Event:
@@ -82,7 +95,7 @@ def parse_event(payload: Any, now: float, path: str = "") -> Event:
         event=parse_event_key(body.get("event"), f"{prefix}event"),
         timestamp=now
         if timestamp is None
-        else number(timestamp, f"{prefix}timestamp", MIN_TIMESTAMP, now + MAX_FUTURE),
+        else _timestamp(timestamp, f"{prefix}timestamp", now),
         value=None
         if value is None
         else number(value, f"{prefix}value", -MAX_ABS_VALUE, MAX_ABS_VALUE),

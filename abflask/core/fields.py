@@ -61,11 +61,23 @@ def text(raw: Any, path: str, limit: int) -> str:
     return raw
 
 
+def as_float(raw: int | float) -> float:
+    """``raw`` as a float; an integer beyond float range becomes an infinity.
+
+    ``float(10**400)`` raises ``OverflowError``: callers reject infinities
+    anyway, so they get one value to check instead of an exception.
+    """
+    try:
+        return float(raw)
+    except OverflowError:
+        return math.inf if raw > 0 else -math.inf
+
+
 def number(raw: Any, path: str, low: float, high: float) -> float:
     """A finite JSON number (not a boolean) within [low, high]."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise fail(path, "must be a number")
-    value = float(raw)
+    value = as_float(raw)
     if not math.isfinite(value) or not low <= value <= high:
         raise fail(path, f"must be a finite number between {low:g} and {high:g}")
     return value

@@ -73,6 +73,8 @@ INVALID_EVENTS = [
     ("value-string", event(value="3"), "value"),
     ("value-bool", event(value=True), "value"),
     ("value-1e16", event(value=1e16), "value"),
+    ("value-beyond-float-range", event(value=10**400), "value"),
+    ("value-beyond-float-range-negative", event(value=-(10**400)), "value"),
     ("properties-not-object", event(properties=["a"]), "properties"),
     (
         "properties-21-keys",
@@ -82,6 +84,7 @@ INVALID_EVENTS = [
     ("properties-nested", event(properties={"k": {"a": 1}}), "properties.k"),
     ("properties-list-value", event(properties={"k": [1]}), "properties.k"),
     ("properties-nan", event(properties={"k": math.nan}), "properties.k"),
+    ("properties-huge-int", event(properties={"k": 10**400}), "properties.k"),
     ("properties-257-chars", event(properties={"k": "v" * 257}), "properties.k"),
     ("properties-empty-key", event(properties={"": 1}), "properties"),
     ("event-id-empty", event(event_id=""), "event_id"),
@@ -89,6 +92,8 @@ INVALID_EVENTS = [
     ("timestamp-before-2000", event(timestamp=946_684_799.0), "timestamp"),
     ("timestamp-over-a-day-ahead", event(timestamp=NOW + 86_401), "timestamp"),
     ("timestamp-string", event(timestamp="2024-01-01"), "timestamp"),
+    ("timestamp-beyond-float-range", event(timestamp=10**400), "timestamp"),
+    ("timestamp-bool", event(timestamp=True), "timestamp"),
     ("unknown-field", event(ts=NOW), "ts"),
 ]
 
@@ -102,6 +107,28 @@ def test_invalid_event_names_the_bad_field(payload: dict[str, Any], field: str) 
     with pytest.raises(ValidationError) as info:
         parse_event(payload, now=NOW)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "timestamp", [NOW * 1000, int(NOW * 1000), 946_684_800_000, (NOW + 86_400) * 1000]
+)
+def test_millisecond_timestamp_is_named_as_such(timestamp: float) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_event(event(timestamp=timestamp), now=NOW)
+    assert info.value.field == "timestamp"
+    assert "epoch seconds, not milliseconds" in info.value.message
+
+
+@pytest.mark.parametrize("timestamp", [NOW + 86_401, 9e11, 1e15])
+def test_far_future_seconds_are_not_called_milliseconds(timestamp: float) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_event(event(timestamp=timestamp), now=NOW)
+    assert "milliseconds" not in info.value.message
+
+
+def test_event_accepts_a_large_int_property_within_float_range() -> None:
+    properties = {"order": 2**63}
+    assert parse_event(event(properties=properties), now=NOW).properties == properties
 
 
 @pytest.mark.parametrize(
