@@ -15,10 +15,12 @@ import os
 import time
 import weakref
 from collections.abc import Mapping
+from os import getpid
+from time import time as now
 from typing import Any
 
 from abflask.core.outcomes import Reason
-from abflask.sdk.decider import Decider, Decision, User
+from abflask.sdk.decider import Decider, Decision, User, user_id_of
 from abflask.sdk.outbox import Outbox
 from abflask.sdk.reporter import Reporter
 from abflask.sdk.schedule import Clock
@@ -78,6 +80,7 @@ class Client(Decider):
 
     def _reset(self) -> None:
         self._outbox = Outbox(self.batch_size, self.max_queue, self._remember)
+        self._events = self._outbox.events
         self._reporter = Reporter(
             self._outbox,
             self._post,
@@ -126,7 +129,7 @@ class Client(Decider):
     # -- queueing: from the caller's thread, never blocks ------------------------
 
     def _expose(self, cell: tuple[str, str]) -> None:
-        if self._pid != os.getpid():
+        if self._pid != getpid():
             self._after_fork()
         reporter, outbox = self._reporter, self._outbox
         if not reporter.live and not reporter.start():
@@ -153,22 +156,31 @@ class Client(Decider):
         An event of a user whose exposure is not confirmed yet waits for it:
         the service records events of enrolled users only.
         """
-        if isinstance(user, User):
-            properties = {**user.properties, **properties}
-            user = user.id
-        if self._pid != os.getpid():
+        if type(user) is not str:
+            if isinstance(user, User):
+                properties = {**user.properties, **properties}
+            user = user_id_of(user)
+        if self._pid != getpid():
             self._after_fork()
+        events = self._events
+        if len(events) >= self.max_queue or not self._reporter.live:
+            self._track_slowly(event, user, value, properties)
+            return
+        events.append((event, user, value, properties, now()))
+        if len(events) == self.batch_size:
+            self._reporter.kick()
+
+    def _track_slowly(
+        self, event: str, user: str, value: float | None, properties: dict[str, Any]
+    ) -> None:
+        """``track`` with no thread yet, after close, or with a full queue."""
         reporter, outbox = self._reporter, self._outbox
         if not reporter.live and not reporter.start():
             outbox.drop(1, "events tracked after close()")
-            return
-        events = outbox.events
-        if len(events) >= self.max_queue:
+        elif len(outbox.events) >= self.max_queue:
             outbox.drop(1, "events: the queue is full")
-            return
-        events.append((event, user, value, properties, time.time()))
-        if len(events) == self.batch_size:
-            reporter.kick()
+        else:
+            outbox.events.append((event, user, value, properties, now()))
 
     # -- I/O ---------------------------------------------------------------------
 
