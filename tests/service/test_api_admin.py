@@ -187,7 +187,7 @@ def test_flags(admin: Admin, client: FlaskClient) -> None:
     }
     admin.patch("/flags/nav", json={"rollout": 0})
     assert client.get("/flags/nav?user_id=u1").json["on"] is False
-    assert admin.get("/flags/nav").json["rollout"] == 0
+    assert admin.get("/flags/nav/definition").json["rollout"] == 0
     assert [f["key"] for f in admin.get("/flags").json["flags"]] == ["nav"]
     assert admin.delete("/flags/nav").status_code == 200
     assert client.get("/flags/nav?user_id=u1").status_code == 404
@@ -221,7 +221,7 @@ def test_admin_needs_the_token(
     assert response.status_code == 401
     assert response.json["error"] == "unauthorized"
     assert client.get("/experiments", headers=headers).status_code == 401
-    assert client.get("/flags/nav", headers=headers).status_code == 401
+    assert client.get("/flags/nav/definition", headers=headers).status_code == 401
     assert redis.keys("*") == []
 
 
@@ -261,6 +261,47 @@ def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
     wrong = client.delete("/track")
     assert (missing.status_code, missing.json["error"]) == (404, "not_found")
     assert (wrong.status_code, wrong.json["error"]) == (405, "method_not_allowed")
+    assert sorted(wrong.headers["Allow"].split(", ")) == ["OPTIONS", "POST"]
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/track", ["OPTIONS", "POST"]),
+        ("/experiments", ["GET", "HEAD", "OPTIONS", "POST"]),
+        ("/flags/nav", ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH"]),
+    ],
+)
+def test_options_answers_json_with_allow(
+    client: FlaskClient, path: str, allowed: list[str]
+) -> None:
+    response = client.options(path)
+    assert (response.status_code, response.mimetype) == (200, "application/json")
+    assert response.json == {"allow": allowed}
+    assert response.headers["Allow"] == ", ".join(allowed)
+
+
+def test_slash_redirect_is_relative_json(client: FlaskClient) -> None:
+    response = client.get("/experiments//exp?x=1", headers={"Host": "evil.example"})
+    assert (response.status_code, response.mimetype) == (308, "application/json")
+    assert response.headers["Location"] == "/experiments/exp?x=1"
+    assert "evil" not in response.get_data(as_text=True)
+
+
+def test_flag_definition_is_admin_only_and_the_check_needs_a_user(
+    admin: Admin, client: FlaskClient, redis: redis_py.Redis
+) -> None:
+    admin.post("/flags", json={"key": "nav", "enabled": True})
+    before = snapshot(redis)
+    missing = client.get("/flags/nav")
+    assert (missing.status_code, missing.json["field"]) == (400, "user_id")
+    assert "GET /flags/nav/definition" in missing.json["message"]
+    typo = client.get("/flags/nav?userid=u1")
+    assert (typo.status_code, typo.json["field"]) == (400, "userid")
+    assert client.get("/flags/nav/definition").status_code == 401
+    assert admin.get("/flags/nav/definition").json["enabled"] is True
+    assert admin.get("/flags/nope/definition").status_code == 404
+    assert snapshot(redis) == before
 
 
 def test_probes(client: FlaskClient) -> None:

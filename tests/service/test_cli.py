@@ -390,12 +390,12 @@ def test_flags_create_show_update_delete(
 ) -> None:
     args = ("--enabled", "--rollout", "0.5", "--seed", "s", "--description", "d")
     created = json.loads(ok(runner, "flags", "create", "nav", *args).stdout)
-    assert admin.get("/flags/nav").json == created
+    assert admin.get("/flags/nav/definition").json == created
     assert (created["enabled"], created["rollout"], created["seed"]) == (True, 0.5, "s")
     shown = json.loads(ok(runner, "flags", "show", "nav").stdout)
     assert shown == created
     ok(runner, "flags", "update", "nav", "--disabled", "--json", '{"rollout": 1}')
-    updated = admin.get("/flags/nav").json
+    updated = admin.get("/flags/nav/definition").json
     assert (updated["enabled"], updated["rollout"], updated["seed"]) == (False, 1, "s")
     assert (
         ok(runner, "flags", "delete", "nav", "--yes").stdout == "deleted flag 'nav'\n"

@@ -9,15 +9,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from abflask.core.fields import parse_key, parse_user_id
+from abflask.errors import ValidationError
 from abflask.service import management
-from abflask.service.api.parsing import json_body
-from abflask.service.auth import check_admin, require_admin
+from abflask.service.api.parsing import json_body, params
+from abflask.service.auth import require_admin
 from abflask.service.extension import get_services
 
 bp = Blueprint("admin", __name__)
+
+FLAG_CHECK_PARAMETERS = frozenset({"user_id"})
+"""What the public flag check reads; any other parameter is a 400."""
 
 
 @bp.post("/experiments")
@@ -108,16 +112,24 @@ def list_flags() -> dict[str, Any]:
 
 
 @bp.get("/flags/<key>")
-def get_flag(key: str) -> dict[str, Any]:
-    """With ``user_id``: whether the flag is on for that user (public).
+def check_flag(key: str) -> dict[str, Any]:
+    """Public: whether the flag is on for ``user_id`` (required)."""
+    given = params(FLAG_CHECK_PARAMETERS)
+    if "user_id" not in given:
+        raise ValidationError(
+            "user_id",
+            "user_id: is required (a flag's definition is the admin API's "
+            f"GET /flags/{parse_key(key)}/definition)",
+        )
+    user_id = parse_user_id(given["user_id"])
+    flag = get_services().definitions.flag(parse_key(key))
+    return {"flag": flag.key, "user_id": user_id, "on": flag.is_on(user_id)}
 
-    Without: the flag's definition (admin only).
-    """
-    if "user_id" in request.args:
-        user_id = parse_user_id(request.args.get("user_id"))
-        flag = get_services().definitions.flag(parse_key(key))
-        return {"flag": flag.key, "user_id": user_id, "on": flag.is_on(user_id)}
-    check_admin()
+
+@bp.get("/flags/<key>/definition")
+@require_admin
+def get_flag(key: str) -> dict[str, Any]:
+    """One flag's definition."""
     return management.get_flag(get_services(), key).to_dict()
 
 

@@ -14,12 +14,17 @@ from abflask.service.extension import get_services
 
 bp = Blueprint("assign", __name__)
 
+PARAMETERS = frozenset({"user_id", "experiment"})
+"""What ``/process_user`` reads; any other parameter is a 400."""
+
 
 @bp.route("/process_user", methods=["GET", "POST"])
 def process_user() -> dict[str, Any]:
     """Assign ``user_id`` to a variation of ``experiment`` (default if omitted)."""
-    given = params()
+    given = params(PARAMETERS)
     user_id = parse_user_id(given.get("user_id"))
-    key = given.get("experiment") or current_app.config["ABFLASK_DEFAULT_EXPERIMENT"]
+    key = given.get("experiment")
+    if key is None:  # absent (or JSON null); an empty ``experiment=`` is a 400
+        key = current_app.config["ABFLASK_DEFAULT_EXPERIMENT"]
     key = parse_key(key, "experiment")
     return assign(get_services(), key, user_id, time.time()).to_dict()
