@@ -73,14 +73,15 @@ def _properties(raw: Any, path: str) -> dict[str, Any] | None:
 
 def _timestamp(raw: Any, path: str, now: float) -> float:
     """Epoch seconds from 2000 to a day ahead; milliseconds are named as such."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise fail(path, "must be a number of epoch seconds")
+    value = as_float(raw)
     latest = now + MAX_FUTURE
-    if (
-        isinstance(raw, int | float)
-        and not isinstance(raw, bool)
-        and MIN_TIMESTAMP * 1000 <= as_float(raw) <= latest * 1000
-    ):
+    if MIN_TIMESTAMP * 1000 <= value <= latest * 1000:
         raise fail(path, "must be epoch seconds, not milliseconds (divide by 1000)")
-    return number(raw, path, MIN_TIMESTAMP, latest)
+    if not math.isfinite(value) or not MIN_TIMESTAMP <= value <= latest:
+        raise fail(path, "must be epoch seconds from 2000-01-01 to a day ahead")
+    return value
 
 
 def parse_event(payload: Any, now: float, path: str = "") -> Event:
