@@ -2,8 +2,9 @@
 
 One owner per encoding: ``enroll.lua`` and ``track.lua`` return ``Enrollment``
 and ``TrackResult`` codes (their headers point here), the service answers an
-assignment with an ``Outcome`` as its ``reason``, and the SDK explains each
-decision with a ``Reason``. Pure: enums and one mapping.
+assignment with an ``Outcome`` as its ``reason`` (``FINAL_OUTCOMES`` are the
+ones an SDK stops retrying), and the SDK explains each decision with a
+``Reason``. Pure: enums, one set and one mapping.
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ class Outcome(enum.StrEnum):
     def stored(self) -> bool:
         """Whether an answer with this outcome reports a stored assignment."""
         return self in (Outcome.ENROLLED, Outcome.STICKY)
+
+    @property
+    def final(self) -> bool:
+        """Whether the answer is settled: an SDK may stop retrying the exposure."""
+        return self in FINAL_OUTCOMES
+
+
+FINAL_OUTCOMES = frozenset(
+    {Outcome.ENROLLED, Outcome.STICKY, Outcome.EXCLUDED, Outcome.FULL, Outcome.WINNER}
+)
+"""Answers that no retry can change: stored, or decided for good by Redis' state.
+
+The others are not final and an SDK retries them with backoff: ``unavailable``
+(nothing was stored), ``not_found`` and ``not_running`` (the worker may not
+have seen a create or a start yet, or the experiment may be started later).
+"""
 
 
 ENROLLMENT_OUTCOMES: Mapping[Enrollment, Outcome] = {

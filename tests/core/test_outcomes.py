@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from abflask.core.outcomes import ENROLLMENT_OUTCOMES, Enrollment, Outcome, TrackResult
+from abflask.core.outcomes import (
+    ENROLLMENT_OUTCOMES,
+    FINAL_OUTCOMES,
+    Enrollment,
+    Outcome,
+    TrackResult,
+)
 from tests.helpers import ROOT
 
 LUA = ROOT / "abflask" / "storage" / "lua"
@@ -36,3 +42,23 @@ def test_outcomes_compare_equal_to_their_json_strings() -> None:
     assert Outcome.STICKY == "sticky"
     assert f"{Outcome.NOT_FOUND}" == "not_found"
     assert TrackResult.RECORDED == "1"
+
+
+def test_final_outcomes_are_the_settled_ones() -> None:
+    assert {o.value for o in FINAL_OUTCOMES} == {
+        "enrolled",
+        "sticky",
+        "excluded",
+        "full",
+        "winner",
+    }
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_an_sdk_retries_exactly_the_unsettled_outcomes(outcome: Outcome) -> None:
+    retried = {Outcome.UNAVAILABLE, Outcome.NOT_FOUND, Outcome.NOT_RUNNING}
+    assert outcome.final is (outcome not in retried)
+
+
+def test_every_stored_outcome_is_final() -> None:
+    assert all(o.final for o in Outcome if o.stored)
