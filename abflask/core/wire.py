@@ -4,13 +4,16 @@ A snapshot is JSON::
 
     {"format_version": 1,
      "experiments": {key: {"variations", "ranges", "seed", "hash_version",
-                           "namespace", "status", "winner", "version"}},
-     "flags": {key: {"enabled", "rollout", "seed", "version"}}}
+                           "namespace", "status", "winner"}},
+     "flags": {key: {"enabled", "rollout", "seed"}}}
 
-``ranges`` are the precomputed bucket ranges, so the SDK decides exactly as the
-service does. ``format_version`` changes only when an older SDK could no longer
-read a snapshot; an SDK refuses a newer format (and keeps its last good
-snapshot) rather than deciding wrongly. Pure.
+It holds only what an SDK decides with: no draft experiments (they are not
+public until started; an SDK answers its default for them, as for any key it
+does not know), and no names, metrics, caps or versions. ``ranges`` are the
+precomputed bucket ranges, so the SDK decides exactly as the service does.
+``format_version`` changes only when an older SDK could no longer read a
+snapshot; an SDK refuses a newer format (and keeps its last good snapshot)
+rather than deciding wrongly. Pure.
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ def experiment_entry(exp: Experiment) -> dict[str, Any]:
         "namespace": [ns[0], ns[1], ns[2]] if ns else None,
         "status": exp.status,
         "winner": exp.winner,
-        "version": exp.version,
     }
 
 
@@ -65,17 +67,23 @@ def flag_entry(flag: Flag) -> dict[str, Any]:
         "enabled": flag.enabled,
         "rollout": flag.rollout,
         "seed": flag.seed or flag.key,
-        "version": flag.version,
     }
 
 
 def encode(
     experiments: Mapping[str, Experiment], flags: Mapping[str, Flag]
 ) -> dict[str, Any]:
-    """The snapshot of these definitions (serialise it with sorted keys)."""
+    """The snapshot of these definitions (serialise it with sorted keys).
+
+    Draft experiments are left out: an SDK has nothing to decide with them.
+    """
     return {
         "format_version": FORMAT_VERSION,
-        "experiments": {k: experiment_entry(e) for k, e in experiments.items()},
+        "experiments": {
+            k: experiment_entry(e)
+            for k, e in experiments.items()
+            if e.status != "draft"
+        },
         "flags": {k: flag_entry(f) for k, f in flags.items()},
     }
 

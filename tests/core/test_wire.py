@@ -87,3 +87,36 @@ def test_an_unknown_format_is_refused(version: Any) -> None:
     data = {**wire.encode(EXPERIMENTS, FLAGS), "format_version": version}
     with pytest.raises(ValueError, match="snapshot format"):
         wire.decode(data)
+
+
+def test_draft_experiments_are_not_in_the_snapshot() -> None:
+    draft = Experiment(key="secret-launch", variations=("a", "b"), status="draft")
+    encoded = wire.encode({**EXPERIMENTS, "secret-launch": draft}, FLAGS)
+    assert "secret-launch" not in json.dumps(encoded)
+    assert sorted(encoded["experiments"]) == sorted(EXPERIMENTS)
+
+
+def test_snapshot_holds_only_what_an_sdk_decides_with() -> None:
+    named = Experiment(
+        key="named",
+        variations=("a", "b"),
+        name="Internal codename",
+        metrics=("revenue",),
+        max_participants=500,
+        status="running",
+        version=7,
+    )
+    flag = Flag(key="nav", enabled=True, rollout=0.4, description="ops", version=3)
+    encoded = wire.encode({"named": named}, {"nav": flag})
+    entry = encoded["experiments"]["named"]
+    assert set(entry) == {
+        "variations",
+        "ranges",
+        "seed",
+        "hash_version",
+        "namespace",
+        "status",
+        "winner",
+    }
+    assert set(encoded["flags"]["nav"]) == {"enabled", "rollout", "seed"}
+    assert "Internal codename" not in json.dumps(encoded)
