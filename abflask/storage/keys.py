@@ -25,7 +25,10 @@ measured with the bundled Redis, see the README):
 | `ab:x:{E}:res` | string | latest analysis results, JSON (served by `GET /experiments/E/results`) | ~1-10 KiB |
 | `ab:lock:analysis` | string | token of the running analysis job; expires by itself | ~60 |
 
-The event-log record layout is in ``abflask/core/records.py``.
+The event-log record layout is in ``abflask/core/records.py``. One name is a
+pub/sub channel, not a key (nothing is stored): `ab:chg` carries a message
+after every change to an experiment or flag definition; each worker process
+listens and reloads its cached definitions (``abflask/storage/changes.py``).
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class Keys:
     def flag(self, flag: str) -> str:
         """A flag's definition hash."""
         return self._key("f", "{" + flag + "}")
+
+    def changes(self) -> str:
+        """The pub/sub channel announcing every definition change."""
+        return self._key("chg")
 
     def lock(self, name: str) -> str:
         """A lock held by one process at a time."""

@@ -26,6 +26,7 @@ from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
 from abflask.core.records import fingerprint
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.storage.changes import ChangeListener, Handler
 from abflask.storage.counters import decode_counters
 from abflask.storage.keys import Keys, bucket
 from abflask.storage.packing import PackedEvent
@@ -290,6 +291,13 @@ class Store:
         ``exp`` is older than Redis' copy: reload and call again (nothing was
         written).
         """
+        keys, args = self._enroll_call(exp, user_id, candidate, now)
+        status, variation = self._script("enroll", keys, args)
+        return Enrollment(int(status)), int(variation)
+
+    def _enroll_call(
+        self, exp: Experiment, user_id: str, candidate: int, now: float
+    ) -> tuple[list[str], list[Any]]:
         fp = fingerprint(user_id)
         keys = [
             self.keys.experiment(exp.key, "cfg"),
@@ -299,8 +307,66 @@ class Store:
         ]
         head = records.encode_head(records.EXPOSURE, now, fp)
         args = [exp.version, fp[2:], candidate, exp.max_participants or 0, head]
-        status, variation = self._script("enroll", keys, args)
-        return Enrollment(int(status)), int(variation)
+        return keys, args
+
+    def enroll_many(
+        self, items: Sequence[tuple[Experiment, str, int]], now: float
+    ) -> list[tuple[Enrollment, int]]:
+        """``enroll`` for each ``(experiment, user_id, candidate)``, in one round trip.
+
+        One pipelined enroll.lua call per item, run in order: each is atomic
+        on its own, exactly as ``enroll`` (so a user twice in ``items`` is
+        enrolled by the first and sticky in the second).
+        """
+        calls = [self._enroll_call(exp, user, cand, now) for exp, user, cand in items]
+        replies = self._call(self._pipeline_scripts, "enroll", calls)
+        return [(Enrollment(int(s)), int(v)) for s, v in replies]
+
+    def _pipeline_scripts(
+        self, name: str, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run script ``name`` once per call in one pipeline; raise the first error.
+
+        After NOSCRIPT (a restarted Redis) the calls that did not run are sent
+        again, together, once the scripts are loaded.
+        """
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
+            pipe = self._r.pipeline(transaction=False)
+            for i in todo:
+                keys, args = calls[i]
+                pipe.evalsha(self._sha[name], len(keys), *keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError) and attempt == 0:
+                    missing.append(i)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    results[i] = reply
+            if not missing:
+                break
+            self._load_scripts()  # a NOSCRIPT call did not run: safe to send again
+            todo = missing
+        return results
+
+    # -- definition changes: published here, received by ``changes`` ----------
+
+    def publish_change(self, what: str) -> None:
+        """Tell every worker that a definition changed (one round trip)."""
+        self._call(self._r.publish, self.keys.changes(), what)
+
+    def listen_changes(self, owner: Callable[[], Handler | None]) -> ChangeListener:
+        """A started thread calling ``owner()``'s handler with each change
+        (None after each (re)subscription: reload everything)."""
+        return ChangeListener(self._r, self.keys.changes(), owner).start()
+
+    def get_flag(self, key: str) -> Flag | None:
+        """Read one flag definition (one round trip)."""
+        raw, ver = self._call(self._r.hmget, self.keys.flag(key), ["json", "ver"])
+        return None if raw is None else Flag.from_dict(json.loads(raw), int(ver))
 
     def _track_call(
         self, exp: Experiment, events: Sequence[PackedEvent]
