@@ -1,25 +1,50 @@
-"""A worker's cache of experiment and flag definitions, read through the Store.
+"""A worker's cache of experiment and flag definitions, kept current by push.
 
-Definitions are re-read at most every ``ttl`` seconds, so the hot paths make
-one Redis call per request. Serving a slightly old definition is safe for
-writes: every script checks the definition's version and answers "stale",
-and the caller refreshes and retries. When Redis is down the last good copy
-is kept and served.
+Every change is published on the store's change channel (``invalidate``) and
+each worker process listens in one thread, started lazily on first use (so
+after gunicorn forks): a message, or a (re)subscription after which messages
+may have been missed, makes the next read reload everything. A definition
+missing from the cache is re-read from Redis before anyone is told it does
+not exist; unknown keys are remembered until the next change so they cannot
+hammer Redis. While no listener is live, nothing cached is served for longer
+than ``UNCONFIRMED_SECONDS``; ``ttl`` bounds the age of anything served
+regardless. Writes need none of this to be safe: every script checks the
+definition's version and answers "stale", and the caller refreshes and
+retries. When Redis is down the last good copy is kept and served.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, NamedTuple, TypeVar
 
 from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.storage.changes import ChangeListener
 from abflask.storage.store import Store
 
 logger = logging.getLogger(__name__)
+
+UNCONFIRMED_SECONDS = 0.05
+"""Seconds a cached definition may be served while no change listener is live."""
+MISSES = 10_000
+"""Unknown keys a worker remembers (until the next change) instead of re-reading."""
+
+T = TypeVar("T")
+
+
+class _Cached(NamedTuple, Generic[T]):
+    value: dict[str, T]
+    generation: int
+    """The worker's change count when the load began."""
+    loaded_at: float
 
 
 def default_experiment(key: str, now: float) -> Experiment:
@@ -51,44 +76,98 @@ class Definitions:
         self.default_key = default_key
         self._clock = clock
         self._wall = wall
-        self._experiments: dict[str, Experiment] | None = None
-        self._flags: dict[str, Flag] | None = None
-        self._experiments_at = float("-inf")
-        self._flags_at = float("-inf")
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._listener: ChangeListener | None = None
+        self._listener_pid = 0
+        self._experiments: _Cached[Experiment] | None = None
+        self._flags: _Cached[Flag] | None = None
+        self._misses: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    # -- freshness -------------------------------------------------------------
+
+    def _changed(self, message: str | None) -> None:
+        """The listener's handler: any change (or a resubscription) stales all."""
+        with self._lock:
+            self._generation += 1
 
     def invalidate(self) -> None:
-        """Forget everything; the next read goes to Redis."""
-        self._experiments_at = self._flags_at = float("-inf")
+        """After a change: forget this worker's copy and tell every other worker.
 
-    def _fresh(self, loaded_at: float) -> bool:
-        return self._clock() - loaded_at < self._ttl
+        A failed announcement is logged, not raised (the change itself is
+        stored): other workers then see it within ``ttl``.
+        """
+        self._changed(None)
+        try:
+            self._store.publish_change("*")
+        except StorageUnavailable as exc:
+            logger.warning("definition change not announced: %s", exc)
+
+    def _max_age(self) -> float:
+        """How long a load may be served: ``ttl``, or less without a live listener."""
+        pid = os.getpid()
+        if self._listener_pid != pid:  # first use, or a forked child
+            with self._lock:
+                if self._listener_pid != pid:
+                    handler = weakref.WeakMethod(self._changed)
+                    self._listener = self._store.listen_changes(handler)
+                    self._listener_pid = pid
+                    self._generation += 1  # nothing loaded before counts
+        live = self._listener is not None and self._listener.live
+        return self._ttl if live else min(self._ttl, UNCONFIRMED_SECONDS)
+
+    def _fresh(self, cached: _Cached[T] | None) -> bool:
+        max_age = self._max_age()
+        return (
+            cached is not None
+            and cached.generation == self._generation
+            and self._clock() - cached.loaded_at < max_age
+        )
+
+    def _load(
+        self, cached: _Cached[T] | None, load: Callable[[], dict[str, T]]
+    ) -> _Cached[T]:
+        """Reload; on failure keep serving the last good copy (or raise without one)."""
+        generation = self._generation  # taken first: a change during the load
+        try:  # leaves this copy stale
+            return _Cached(load(), generation, self._clock())
+        except StorageUnavailable:
+            if cached is None:
+                raise
+            logger.warning("Redis unavailable; serving cached definitions")
+            return _Cached(cached.value, generation, self._clock())
+
+    def close(self) -> None:
+        """Stop this process's change listener (tests; workers just exit)."""
+        if self._listener is not None:
+            self._listener.close(timeout=5)
+
+    # -- experiments -----------------------------------------------------------
 
     def experiments(self) -> dict[str, Experiment]:
         """All experiments, from cache while fresh.
 
         Raises StorageUnavailable only when Redis is down and nothing was ever
-        loaded; otherwise a failed reload serves the last good copy and waits
-        a full ``ttl`` before trying again.
+        loaded; otherwise a failed reload serves the last good copy.
         """
-        if self._experiments is not None and self._fresh(self._experiments_at):
-            return self._experiments
-        try:
-            self._experiments = self._store.load_experiments()
-        except StorageUnavailable:
-            if self._experiments is None:
-                raise
-            logger.warning("Redis unavailable; serving cached experiments")
-        self._experiments_at = self._clock()
-        return self._experiments
+        cached = self._experiments
+        fresh = self._fresh(cached)  # always asked: starts the listener
+        if cached is None or not fresh:
+            cached = self._experiments = self._load(
+                cached, self._store.load_experiments
+            )
+        return cached.value
 
     def experiment(self, key: str) -> Experiment:
         """One experiment; the default one is created and started if missing.
 
-        With Redis down and no cached copy, the default experiment is still
-        answered from its built-in definition (hashing needs no storage).
+        A key missing from the cache is re-read from Redis before NotFoundError
+        (it may have been created a moment ago). With Redis down and no cached
+        copy, the default experiment is still answered from its built-in
+        definition (hashing needs no storage).
         """
         try:
-            found = self.experiments().get(key)
+            found = self.experiments().get(key) or self._reread(key)
         except StorageUnavailable:
             if key == self.default_key:
                 return default_experiment(key, self._wall())
@@ -102,12 +181,43 @@ class Definitions:
             raise NotFoundError(f"experiment {key!r} does not exist")
         return found
 
+    def _known_missing(self, key: str) -> bool:
+        max_age = self._max_age()
+        seen = self._misses.get(key)
+        return (
+            seen is not None
+            and seen[0] == self._generation
+            and self._clock() - seen[1] < max_age
+        )
+
+    def _missing(self, key: str, generation: int) -> None:
+        self._misses[key] = (generation, self._clock())
+        self._misses.move_to_end(key)
+        while len(self._misses) > MISSES:
+            try:
+                self._misses.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
+
+    def _reread(self, key: str) -> Experiment | None:
+        """A cache miss, read from Redis (once per key until the next change)."""
+        if self._known_missing(key):
+            return None
+        generation = self._generation
+        found = self._store.get_experiment(key)
+        if found is None:
+            self._missing(key, generation)
+        else:
+            self._remember(found)
+        return found
+
     def _create_default(self) -> Experiment:
         try:
             created = self._store.create_experiment(
                 default_experiment(self.default_key, self._wall())
             )
             logger.info("created default experiment %r", self.default_key)
+            self.invalidate()
         except ConflictError:  # another worker created it first
             existing = self._store.get_experiment(self.default_key)
             if existing is None:
@@ -118,35 +228,51 @@ class Definitions:
 
     def refresh(self, key: str) -> Experiment | None:
         """Re-read one experiment after a script said our copy is stale."""
+        generation = self._generation
         fresh = self._store.get_experiment(key)
         if fresh is not None:
             self._remember(fresh)
+        else:
+            self._forget(key)
+            self._missing(key, generation)
         return fresh
 
     def _remember(self, exp: Experiment) -> None:
-        current = dict(self._experiments or {})
-        current[exp.key] = exp
-        self._experiments = current
+        cached = self._experiments
+        if cached is not None:
+            self._experiments = cached._replace(value={**cached.value, exp.key: exp})
+        self._misses.pop(exp.key, None)
+
+    def _forget(self, key: str) -> None:
+        cached = self._experiments
+        if cached is not None and key in cached.value:
+            value = {k: e for k, e in cached.value.items() if k != key}
+            self._experiments = cached._replace(value=value)
 
     def running(self) -> list[Experiment]:
         """Experiments that currently record events."""
         return [e for e in self.experiments().values() if e.status == "running"]
 
+    # -- flags -----------------------------------------------------------------
+
     def flags(self) -> dict[str, Flag]:
         """All feature flags, from cache while fresh (last good copy on failure)."""
-        if self._flags is None or not self._fresh(self._flags_at):
-            try:
-                self._flags = self._store.load_flags()
-            except StorageUnavailable:
-                if self._flags is None:
-                    raise
-                logger.warning("Redis unavailable; serving cached flags")
-            self._flags_at = self._clock()
-        return self._flags
+        cached = self._flags
+        fresh = self._fresh(cached)  # always asked: starts the listener
+        if cached is None or not fresh:
+            cached = self._flags = self._load(cached, self._store.load_flags)
+        return cached.value
 
     def flag(self, key: str) -> Flag:
-        """One feature flag, from cache while fresh."""
+        """One feature flag; a miss is re-read from Redis before NotFoundError."""
         found = self.flags().get(key)
+        if found is None and not self._known_missing(f"flag:{key}"):
+            generation = self._generation
+            found = self._store.get_flag(key)
+            if found is None:
+                self._missing(f"flag:{key}", generation)
+            elif (cached := self._flags) is not None:
+                self._flags = cached._replace(value={**cached.value, key: found})
         if found is None:
             raise NotFoundError(f"flag {key!r} does not exist")
         return found
