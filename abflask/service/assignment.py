@@ -3,6 +3,7 @@
 One script call per request for a user this worker has not seen; completed,
 draft and stopped experiments and returning users need no round trip. With
 Redis unreachable the hash decides and the answer says it was not stored.
+``without_redis`` and ``enrolled`` are shared with the batched SDK exposures.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ class Assignment:
     in_experiment: bool
     outcome: Outcome
 
+    @property
+    def final(self) -> bool:
+        """Settled for good (``FINAL_OUTCOMES``): an SDK stops retrying it."""
+        return self.outcome.final
+
     def to_dict(self) -> dict[str, Any]:
-        """The answer of ``/process_user`` and of each ``/sdk/exposures`` entry."""
+        """The answer of ``/process_user``."""
         return {
             "user_id": self.user_id,
             "experiment": self.experiment,
@@ -44,13 +50,46 @@ class Assignment:
             "reason": self.outcome.value,
         }
 
+    def to_exposure_dict(self) -> dict[str, Any]:
+        """One ``/sdk/exposures`` entry: the ``/process_user`` answer and ``final``."""
+        return {**self.to_dict(), "final": self.final}
 
-def _answer(
+
+def answer(
     user_id: str, exp: Experiment, variation: int, outcome: Outcome
 ) -> Assignment:
+    """The answer naming ``exp``'s variation ``variation``."""
     return Assignment(
         user_id, exp.key, exp.variations[variation], outcome.stored, outcome
     )
+
+
+def without_redis(svc: Services, exp: Experiment, user_id: str) -> Assignment | None:
+    """The answer when no script is needed: completed, not running, or a
+    returning user this worker remembers; None when the store must decide."""
+    if exp.status == "completed" and exp.winner is not None:
+        return answer(user_id, exp, exp.winner, Outcome.WINNER)
+    if exp.status != "running":
+        return answer(user_id, exp, 0, Outcome.NOT_RUNNING)
+    remembered = svc.assignments.get(exp, user_id)
+    if remembered is not None:  # a returning user: no round trip needed
+        return answer(user_id, exp, remembered, Outcome.STICKY)
+    return None
+
+
+def enrolled(
+    svc: Services,
+    exp: Experiment,
+    user_id: str,
+    status: Enrollment,
+    variation: int,
+) -> Assignment | None:
+    """The answer to enroll.lua's reply, remembered if stored; None if stale."""
+    if status in (Enrollment.STICKY, Enrollment.ENROLLED):
+        svc.assignments.put(exp, user_id, variation)
+    if status not in ENROLLMENT_OUTCOMES:
+        return None
+    return answer(user_id, exp, max(variation, 0), ENROLLMENT_OUTCOMES[status])
 
 
 def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
@@ -62,21 +101,15 @@ def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
     """
     exp = svc.definitions.experiment(key)
     for _ in range(STALE_RETRIES):
-        if exp.status == "completed" and exp.winner is not None:
-            return _answer(user_id, exp, exp.winner, Outcome.WINNER)
-        if exp.status != "running":
-            return _answer(user_id, exp, 0, Outcome.NOT_RUNNING)
-        remembered = svc.assignments.get(exp, user_id)
-        if remembered is not None:  # a returning user: no round trip needed
-            return _answer(user_id, exp, remembered, Outcome.STICKY)
+        settled = without_redis(svc, exp, user_id)
+        if settled is not None:
+            return settled
         candidate = exp.candidate(user_id)
         try:
             status, variation = svc.store.enroll(exp, user_id, candidate, now)
-            if status in (Enrollment.STICKY, Enrollment.ENROLLED):
-                svc.assignments.put(exp, user_id, variation)
-            if status in ENROLLMENT_OUTCOMES:
-                outcome = ENROLLMENT_OUTCOMES[status]
-                return _answer(user_id, exp, max(variation, 0), outcome)
+            done = enrolled(svc, exp, user_id, status, variation)
+            if done is not None:
+                return done
             refreshed = svc.definitions.refresh(key)  # stale: re-read, decide again
         except StorageUnavailable as exc:
             logger.warning("assignment not stored: %s", exc)

@@ -1,4 +1,8 @@
-"""SDK endpoints: the configuration snapshot (with ETag) and exposure batches."""
+"""SDK endpoints: the configuration snapshot (with ETag) and exposure batches.
+
+The snapshot is ``core.wire``'s (no drafts); an exposure batch is one round
+trip, and each answer says whether it is final (``core.outcomes``).
+"""
 
 from __future__ import annotations
 
@@ -39,8 +43,10 @@ def sdk_config() -> Response:
 def sdk_exposures() -> dict[str, Any]:
     """Enroll the exposed users (sticky, capped) and return their variations.
 
-    ``{"exposures": [{"user_id": …, "experiment": …}, …]}``; an unknown
-    experiment gives that entry ``"reason": "not_found"``, not an error.
+    ``{"exposures": [{"user_id": …, "experiment": …}, …]}``; each answer says
+    whether it is ``final`` (an SDK retries the others). An unknown experiment
+    gives that entry ``"reason": "not_found"``, not an error; Redis
+    unreachable gives 503 with ``Retry-After`` for the whole batch.
     """
     check_sdk_key()
     body = check_fields(json_body(), {"exposures"}, "")
@@ -58,4 +64,4 @@ def sdk_exposures() -> dict[str, Any]:
             )
         )
     answers = record_exposures(get_services(), parsed, time.time())
-    return {"assignments": [a.to_dict() for a in answers]}
+    return {"assignments": [a.to_exposure_dict() for a in answers]}
