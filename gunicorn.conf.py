@@ -5,6 +5,7 @@ Values come from the ABFLASK_* environment variables (see abflask/config.py).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import abflask.config
@@ -13,11 +14,28 @@ _settings = abflask.config.load()
 
 bind = _settings["ABFLASK_BIND"]
 workers = _settings["ABFLASK_WORKERS"]
-worker_class = "sync"
-# Sync workers serve one request at a time; a request should take about a
-# millisecond, so a worker stuck for 30 s is broken and gets replaced.
+# gevent: a connection costs a greenlet, not a worker, so slow clients
+# (slowloris: 50 sockets trickling a byte a second) cannot take every worker;
+# sync workers each stopped for 30 s on one such socket. Each worker holds
+# up to ``worker_connections`` connections.
+worker_class = "gevent"
+worker_connections = 1000
+# With keepalive on, the gevent worker reads each request's line and headers
+# under a deadline of ``keepalive`` seconds: a client that has not sent them
+# by then is disconnected, so trickled headers hold nothing for long.
+keepalive = 5
+# A worker whose loop is stuck for 30 s (a request takes about a millisecond)
+# is broken and gets replaced.
 timeout = 30
 graceful_timeout = 20
+# gunicorn answers these itself, before the app: keep them above everything
+# the app checks (a 256-character user id percent-encoded as 4-byte UTF-8 is
+# about 3 KB of request line), so a mistaken request gets the app's own JSON
+# 400 naming the field, and only absurd ones get gunicorn's 414 / 431 / 400
+# (made JSON too by ``post_worker_init``).
+limit_request_line = 8190  # the largest gunicorn allows
+limit_request_fields = 100
+limit_request_field_size = 8190
 loglevel = _settings["ABFLASK_LOG_LEVEL"]
 errorlog = "-"
 accesslog = None  # per-request logging costs throughput; use the LB's logs
@@ -44,3 +62,28 @@ def post_fork(server: Any, worker: Any) -> None:
     services = app.extensions.get("abflask") if app is not None else None
     if services is not None:
         services.store.reset_connections()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Make the worker's own error pages JSON, like the app's."""
+    from gunicorn import util
+
+    util.write_error = write_json_error
+
+
+def write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's error page (request line, headers, chunking) as JSON.
+
+    Replaces ``gunicorn.util.write_error`` in each worker: same arguments,
+    same ``Connection: close``, a body ``{"error", "message"}`` like the
+    app's own errors.
+    """
+    from gunicorn import util
+
+    code = reason.lower().replace(" ", "_")
+    body = json.dumps({"error": code, "message": message}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
