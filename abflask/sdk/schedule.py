@@ -59,11 +59,12 @@ class Schedule:
         flush_interval: float,
         batch_size: int,
         now: float,
-        jitter: Callable[[], float] = random.random,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
         self.refresh_interval, self.flush_interval = refresh_interval, flush_interval
         self.batch_size = batch_size
-        self._jitter = jitter
+        # A generator of its own: never the host application's global random.
+        self._jitter = jitter or random.Random().random
         self.next_refresh = now + refresh_interval
         self.next_send = now + flush_interval
         self.send_failures = self.refresh_failures = 0

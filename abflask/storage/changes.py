@@ -30,6 +30,10 @@ SILENCE_SECONDS = 3.0
 RETRY_SECONDS = (0.05, 2.0)
 """First and longest wait, in seconds, before reconnecting (doubling, jittered)."""
 
+_JITTER = random.Random()
+"""A generator of its own: the thread never draws from (or disturbs) the global
+``random`` state of the application it runs in."""
+
 Handler = Callable[[str | None], None]
 """Called with each message, or None after each (re)subscription."""
 
@@ -103,7 +107,7 @@ class ChangeListener:
                     delay = RETRY_SECONDS[0]
                 self._subscribed = False
                 pubsub.close()
-            self._stopped.wait(delay * random.uniform(0.5, 1.0))
+            self._stopped.wait(delay * _JITTER.uniform(0.5, 1.0))
             delay = min(delay * 2, RETRY_SECONDS[1])
 
     def _listen(self, pubsub: Any) -> bool:
