@@ -7,28 +7,21 @@ and every Redis failure becomes ``StorageUnavailable``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from typing import Any
-
-import redis
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
-from redis.retry import Retry
 
 from abflask.core import records
 from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
 from abflask.core.records import fingerprint
-from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.errors import ConflictError, NotFoundError
 from abflask.storage.changes import ChangeListener, Handler
+from abflask.storage.connection import ScriptedRedis
 from abflask.storage.counters import decode_counters
-from abflask.storage.keys import Keys, bucket
+from abflask.storage.keys import bucket
 from abflask.storage.packing import PackedEvent
 
 logger = logging.getLogger(__name__)
@@ -38,11 +31,8 @@ MAX_EVENT_KEYS = 65535
 MAX_UNDECLARED_KEYS = 1000
 """Distinct event keys outside an experiment's metrics that it records: the
 rest of its event ids are kept for its metrics, whatever clients send."""
-SCRIPTS = ("save", "delete", "enroll", "track", "unlock", "renew")
 KINDS = {"exps": "experiment", "flags": "flag"}
 """Registry set → what its members are called in error messages."""
-BREAKER_SECONDS = 0.5
-"""Seconds calls fail fast after Redis was found unreachable."""
 
 
 def _overlap(claim: str, other: str, other_claim: str) -> str:
@@ -55,98 +45,13 @@ def _overlap(claim: str, other: str, other_claim: str) -> str:
     )
 
 
-class Store:
+class Store(ScriptedRedis):
     """All reads and writes of abflask's data in one Redis.
 
     Methods that talk to Redis say so in their docstring and raise
     ``StorageUnavailable`` for any Redis failure. Nothing connects until the
     first command, so a Store may be built before gunicorn forks.
     """
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str = "ab",
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._r = client
-        self.prefix = prefix
-        self.keys = Keys(prefix)
-        self._clock = clock
-        self._down_until = 0.0
-        self._source = {
-            name: (
-                resources.files("abflask.storage") / "lua" / f"{name}.lua"
-            ).read_text()
-            for name in SCRIPTS
-        }
-        self._sha = {
-            name: hashlib.sha1(src.encode()).hexdigest()
-            for name, src in self._source.items()
-        }
-
-    @classmethod
-    def from_url(cls, url: str, *, prefix: str = "ab", timeout: float = 1.0) -> Store:
-        """A Store over a pooled client for ``url``; does not connect yet."""
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # One immediate retry on a broken pooled connection (e.g. after a
-            # Redis restart); never on a timeout, where the command may have
-            # run and a retry could apply it twice.
-            retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)),
-        )
-        return cls(client, prefix)
-
-    # -- plumbing --------------------------------------------------------------
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one Redis operation; every failure becomes StorageUnavailable.
-
-        After a connection failure or timeout, calls fail fast for
-        ``BREAKER_SECONDS`` instead of each waiting out its own timeout: a
-        Redis that vanished must not tie up every worker (a successful
-        ``ping`` closes the breaker early).
-        """
-        if self._clock() < self._down_until:
-            raise StorageUnavailable("Redis was unreachable a moment ago")
-        try:
-            return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._down_until = self._clock() + BREAKER_SECONDS
-            raise StorageUnavailable(f"Redis unreachable: {exc}", exc) from exc
-        except RedisError as exc:
-            raise StorageUnavailable(f"Redis failed: {exc}", exc) from exc
-
-    def _evalsha(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        try:
-            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
-        except NoScriptError:  # first use, or after a restart or SCRIPT FLUSH
-            self._load_scripts()
-            return self._r.evalsha(self._sha[name], len(keys), *keys, *args)
-
-    def _script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        return self._call(self._evalsha, name, keys, args)
-
-    def _load_scripts(self) -> None:
-        for src in self._source.values():
-            self._r.script_load(src)
-
-    def reset_connections(self) -> None:
-        """Drop pooled connections without closing them (after a fork)."""
-        self._r.connection_pool.reset()
-
-    def ping(self) -> bool:
-        """Whether Redis answers PING (one round trip, even while the breaker
-        is open; an answer closes it)."""
-        try:
-            answered = bool(self._r.ping())
-        except RedisError:
-            return False
-        self._down_until = 0.0
-        return answered
 
     # -- definitions ---------------------------------------------------------
 
@@ -322,36 +227,6 @@ class Store:
         replies = self._call(self._pipeline_scripts, "enroll", calls)
         return [(Enrollment(int(s)), int(v)) for s, v in replies]
 
-    def _pipeline_scripts(
-        self, name: str, calls: Sequence[tuple[list[str], list[Any]]]
-    ) -> list[Any]:
-        """Run script ``name`` once per call in one pipeline; raise the first error.
-
-        After NOSCRIPT (a restarted Redis) the calls that did not run are sent
-        again, together, once the scripts are loaded.
-        """
-        results: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
-        for attempt in range(2):
-            pipe = self._r.pipeline(transaction=False)
-            for i in todo:
-                keys, args = calls[i]
-                pipe.evalsha(self._sha[name], len(keys), *keys, *args)
-            replies = pipe.execute(raise_on_error=False)
-            missing = []
-            for i, reply in zip(todo, replies, strict=True):
-                if isinstance(reply, NoScriptError) and attempt == 0:
-                    missing.append(i)
-                elif isinstance(reply, Exception):
-                    raise reply
-                else:
-                    results[i] = reply
-            if not missing:
-                break
-            self._load_scripts()  # a NOSCRIPT call did not run: safe to send again
-            todo = missing
-        return results
-
     # -- definition changes: published here, received by ``changes`` ----------
 
     def publish_change(self, what: str) -> None:
@@ -398,31 +273,11 @@ class Store:
         definition was stale and nothing was written there.
         """
         calls = [self._track_call(exp, events) for exp in experiments]
-        results = self._call(self._run_many, calls)
+        results = self._call(self._pipeline_scripts, "track", calls)
         out: dict[str, str | None] = {}
         for exp, res in zip(experiments, results, strict=True):
             out[exp.key] = None if isinstance(res, int) else res.decode()
         return out
-
-    def _run_many(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        if len(calls) == 1:  # no pipeline: saves its bookkeeping
-            return [self._evalsha("track", *calls[0])]
-        pipe = self._r.pipeline(transaction=False)
-        for keys, args in calls:
-            pipe.evalsha(self._sha["track"], len(keys), *keys, *args)
-        results = pipe.execute(raise_on_error=False)
-        if any(isinstance(r, NoScriptError) for r in results):
-            self._load_scripts()  # a NOSCRIPT call did not run: safe to redo
-            for i, r in enumerate(results):
-                if isinstance(r, NoScriptError):
-                    keys, args = calls[i]
-                    results[i] = self._r.evalsha(
-                        self._sha["track"], len(keys), *keys, *args
-                    )
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        return list(results)
 
     # -- analysis ------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
 from abflask.core.records import Record, decode_record, fingerprint
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
+from abflask.storage import connection
 from abflask.storage import keys as storage_keys
 from abflask.storage import store as st
 from abflask.storage.localredis import LocalRedis
@@ -486,7 +487,7 @@ def test_breaker_fails_fast_after_redis_stops_answering() -> None:
             with pytest.raises(StorageUnavailable):
                 hung.enroll(exp, "u1", 0, NOW)
         assert pending_connections(listener) == 0  # nothing was sent
-        now[0] += st.BREAKER_SECONDS
+        now[0] += connection.BREAKER_SECONDS
         with pytest.raises(StorageUnavailable):
             hung.track([exp], [event("u1")])
         assert pending_connections(listener) == 1  # tried again after the pause
