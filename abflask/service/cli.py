@@ -340,7 +340,7 @@ def list_flags(as_json: bool) -> None:
 @flags.command("show")
 @click.argument("key")
 def show_flag(key: str) -> None:
-    """Print a flag's definition (as GET /flags/KEY)."""
+    """Print a flag's definition (as GET /flags/KEY/definition)."""
     _echo_json(management.get_flag(get_services(), key).to_dict())
 
 
