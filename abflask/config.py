@@ -10,7 +10,7 @@ test keeps the two in step):
 | `ABFLASK_ADMIN_TOKEN` | unset | Bearer token of the admin API (16+ characters). Unset: the admin API answers 403. |
 | `ABFLASK_SDK_KEYS` | unset | Comma-separated keys (16+ characters each) the SDK sends as `X-SDK-Key` to fetch its configuration and record exposures. Unset: those endpoints answer 403. |
 | `ABFLASK_DEFAULT_EXPERIMENT` | `default` | Experiment used by `/process_user` without `experiment`; created (`control`/`experiment`, 50/50) and started on first use if missing. |
-| `ABFLASK_CONFIG_TTL` | `1.0` | Seconds a worker may serve a cached experiment or flag definition before re-reading it. Writes to a running experiment are checked against Redis on every request regardless. |
+| `ABFLASK_CONFIG_TTL` | `1.0` | Longest time, in seconds, a worker serves a cached definition with no change announced: a safety net, since changes are pushed to every worker (see the Admin API). Writes to a running experiment are checked against Redis on every request regardless. |
 | `ABFLASK_ASSIGNMENT_CACHE` | `100000` | Stored assignments each worker remembers, so returning users are answered without a Redis round trip (they never change once stored). `0` turns it off. |
 | `ABFLASK_REDIS_TIMEOUT` | `1.0` | Seconds allowed for connecting to Redis and for each command. |
 | `ABFLASK_MAX_BATCH` | `1000` | Most events accepted in one `/track/batch` request. |
