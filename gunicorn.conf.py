@@ -14,11 +14,14 @@ _settings = abflask.config.load()
 
 bind = _settings["ABFLASK_BIND"]
 workers = _settings["ABFLASK_WORKERS"]
-# gevent: a connection costs a greenlet, not a worker, so slow clients
-# (slowloris: 50 sockets trickling a byte a second) cannot take every worker;
-# sync workers each stopped for 30 s on one such socket. Each worker holds
-# up to ``worker_connections`` connections.
-worker_class = "gevent"
+# gevent (the default): a connection costs a greenlet, not a worker, so slow
+# clients (slowloris: 50 sockets trickling a byte a second) cannot take every
+# worker; sync workers each stopped for 30 s on one such socket. Each worker
+# holds up to ``worker_connections`` connections. ``sync`` (ABFLASK_WORKER_CLASS)
+# serves one request per process at a time: a lower tail latency under load
+# (p99 ~10 ms against ~36 ms at 32 keep-alive connections, bench_http.py), safe
+# only behind a reverse proxy that buffers whole requests.
+worker_class = _settings["ABFLASK_WORKER_CLASS"]
 worker_connections = 1000
 # With keepalive on, the gevent worker reads each request's line and headers
 # under a deadline of ``keepalive`` seconds: a client that has not sent them

@@ -17,6 +17,7 @@ test keeps the two in step):
 | `ABFLASK_MAX_REQUEST_BYTES` | `1048576` | Largest request body accepted; larger bodies get 413. |
 | `ABFLASK_BIND` | `127.0.0.1:8000` | Address gunicorn listens on. |
 | `ABFLASK_WORKERS` | `2 x CPUs + 1` | Number of gunicorn worker processes. |
+| `ABFLASK_WORKER_CLASS` | `gevent` | gunicorn worker: `gevent` (a connection costs a greenlet, so slow clients cannot take the workers: use it when clients reach gunicorn directly) or `sync` (one request per process at a time: the lowest tail latency, only behind a reverse proxy that buffers whole requests). |
 | `ABFLASK_LOG_LEVEL` | `info` | Log level of the service (`debug`, `info`, `warning`, `error`). |
 | `ABFLASK_DATA_DIR` | `var` | Directory of the private Redis started by `make run` (socket, append-only file, log, and `redis/url` while it runs) and of the analysis job's state files. |
 """
@@ -37,6 +38,8 @@ PREFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,16}")
 """Redis key prefixes: short, lowercase, no colon."""
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+WORKER_CLASSES = ("gevent", "sync")
+"""gunicorn worker classes the deployment is tested with."""
 SECRETS = frozenset({"ABFLASK_ADMIN_TOKEN", "ABFLASK_SDK_KEYS"})
 """Variables whose values never appear in error messages."""
 
@@ -59,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "ABFLASK_MAX_REQUEST_BYTES": 1_048_576,
     "ABFLASK_BIND": "127.0.0.1:8000",
     "ABFLASK_WORKERS": None,  # default_workers(), computed when used
+    "ABFLASK_WORKER_CLASS": "gevent",
     "ABFLASK_LOG_LEVEL": "info",
     "ABFLASK_DATA_DIR": "var",
 }
@@ -130,6 +134,12 @@ def _nonblank(raw: str) -> str:
     return raw
 
 
+def _worker_class(raw: str) -> str:
+    if raw.lower() not in WORKER_CLASSES:
+        raise ValueError("must be one of " + ", ".join(WORKER_CLASSES))
+    return raw.lower()
+
+
 def _level(raw: str) -> str:
     if raw.lower() not in LOG_LEVELS:
         raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
@@ -149,6 +159,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "ABFLASK_MAX_REQUEST_BYTES": _integer(1024, 1 << 30),
     "ABFLASK_BIND": _bind,
     "ABFLASK_WORKERS": _integer(1, 256),
+    "ABFLASK_WORKER_CLASS": _worker_class,
     "ABFLASK_LOG_LEVEL": _level,
     "ABFLASK_DATA_DIR": _nonblank,
 }

@@ -41,6 +41,8 @@ def test_empty_environment_gives_nothing() -> None:
         ("ABFLASK_BIND", "[::1]:8000", "[::1]:8000"),
         ("ABFLASK_BIND", "unix:/run/abflask.sock", "unix:/run/abflask.sock"),
         ("ABFLASK_WORKERS", "4", 4),
+        ("ABFLASK_WORKER_CLASS", "sync", "sync"),
+        ("ABFLASK_WORKER_CLASS", "GEVENT", "gevent"),
         ("ABFLASK_LOG_LEVEL", "debug", "debug"),
         ("ABFLASK_LOG_LEVEL", "WARNING", "warning"),
         ("ABFLASK_DATA_DIR", "/srv/abflask", "/srv/abflask"),
@@ -62,6 +64,8 @@ def test_empty_environment_gives_nothing() -> None:
         "bind-ipv6",
         "bind-unix",
         "workers",
+        "worker-class-sync",
+        "worker-class-upper-case",
         "log-level",
         "log-level-upper-case",
         "data-dir",
@@ -102,6 +106,7 @@ def test_unrelated_variables_are_ignored() -> None:
         ("ABFLASK_WORKERS", "0"),
         ("ABFLASK_WORKERS", "257"),
         ("ABFLASK_LOG_LEVEL", "verbose"),
+        ("ABFLASK_WORKER_CLASS", "eventlet"),
     ],
     ids=[
         "redis-url-http",
@@ -122,6 +127,7 @@ def test_unrelated_variables_are_ignored() -> None:
         "workers-zero",
         "workers-257",
         "log-level-unknown",
+        "worker-class-unknown",
     ],
 )
 def test_bad_variable_raises_config_error_naming_it(name: str, raw: str) -> None:

@@ -34,7 +34,7 @@ def get(url: str) -> Any:
         return json.load(response)
 
 
-def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
     """What `make run` runs, with the port and data directory of this test."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
@@ -42,6 +42,7 @@ def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         ABFLASK_DATA_DIR=str(data_dir),
         ABFLASK_WORKERS="3",
     )
+    env.update(settings)
     command = [
         sys.executable,
         "-m",
@@ -130,3 +131,16 @@ def test_commands_find_the_private_redis(tmp_path: Path) -> None:
     [result] = json.loads(analysed.stdout)["experiments"]
     assert (result["key"], sum(result["participants"].values())) == ("default", 1)
     assert not url_file.exists()
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gevent"])
+def test_each_worker_class_serves_and_stores(tmp_path: Path, worker_class: str) -> None:
+    port = free_port()
+    service = serve(tmp_path, port, ABFLASK_WORKER_CLASS=worker_class)
+    try:
+        first = get(f"http://127.0.0.1:{port}/process_user?user_id=7")
+        again = get(f"http://127.0.0.1:{port}/process_user?user_id=7")
+    finally:
+        stop(service)
+    assert (first["reason"], first["stored"]) == ("enrolled", True)
+    assert (again["reason"], again["variation"]) == ("sticky", first["variation"])
