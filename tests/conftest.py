@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis as redis_py
@@ -15,7 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.serving import make_server
 
 from abflask.storage import localredis
-from tests.helpers import Admin, make_app
+from tests.helpers import PREFIX, Admin, Restartable, make_app
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +67,24 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def restartable(tmp_path: Path) -> Iterator[Restartable]:
+    server = Restartable(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: localredis.LocalRedis,
+    tmp_path: Path,
+) -> Path:
+    """The analysis job's environment: the test Redis and a data directory of its
+    own (``tmp_path / "data"``); yields ``tmp_path``."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("ABFLASK_KEY_PREFIX", PREFIX)
+    monkeypatch.setenv("ABFLASK_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path

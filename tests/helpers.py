@@ -5,6 +5,8 @@ Fixtures live in ``conftest.py``; nothing imports that module.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from abflask.service.app import create_app
+from abflask.storage import localredis
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository."""
@@ -74,3 +77,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class Restartable:
+    """A persistent private Redis that a test can stop, kill and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.server = localredis.start(directory, persistent=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def kill(self) -> None:
+        os.kill(self.server.process.pid, signal.SIGKILL)
+        self.server.process.wait()
+        self.server.socket.unlink(missing_ok=True)
+
+    def start(self) -> None:
+        self.server = localredis.start(self.directory, persistent=True)

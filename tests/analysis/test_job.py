@@ -19,17 +19,6 @@ from abflask.storage.store import Store
 from tests.helpers import PREFIX, Admin
 
 
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch, redis_server: LocalRedis, tmp_path: Path
-) -> Path:
-    """The job's environment: the test Redis and a data directory of its own."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.setenv("ABFLASK_KEY_PREFIX", PREFIX)
-    monkeypatch.setenv("ABFLASK_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
 def traffic(client: FlaskClient, users: range, seed: int) -> dict[str, dict[str, Any]]:
     """Enroll ``users`` in ``exp`` and send events; returns what each user did."""
     rng = random.Random(seed)

@@ -23,17 +23,6 @@ from tests.helpers import PREFIX, Admin
 LOCK_KEY = f"{PREFIX}:lock:{job.LOCK}"
 
 
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch, redis_server: LocalRedis, tmp_path: Path
-) -> Path:
-    """The job's environment: the test Redis and a data directory of its own."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.setenv("ABFLASK_KEY_PREFIX", PREFIX)
-    monkeypatch.setenv("ABFLASK_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
 def enroll(client: FlaskClient, admin: Admin, key: str, users: int) -> None:
     admin.experiment(key, metrics=["buy"])
     events = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,31 +18,9 @@ from werkzeug.serving import make_server
 
 from abflask.core.records import decode_record
 from abflask.sdk.client import Client
-from abflask.storage import localredis
-from tests.helpers import PREFIX, SDK_KEY, Admin, make_app
+from tests.helpers import PREFIX, SDK_KEY, Admin, Restartable, make_app
 
 pytestmark = pytest.mark.slow
-
-
-class Restartable:
-    """A persistent private Redis that a test can stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.server = localredis.start(directory, persistent=True)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def start(self) -> None:
-        self.server = localredis.start(self.directory, persistent=True)
-
-
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[Restartable]:
-    server = Restartable(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
