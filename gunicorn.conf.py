@@ -6,6 +6,7 @@ Values come from the ABFLASK_* environment variables (see abflask/config.py).
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 import abflask.config
@@ -59,6 +60,13 @@ def post_fork(server: Any, worker: Any) -> None:
     when it is not preloaded: until ``init_process`` installs the worker's
     signal handlers a slow hook would make the worker miss a TERM.
     """
+    # Until ``init_process`` installs the worker's own handlers, the child
+    # still has the master's, which only queue a signal for a loop that is not
+    # running here: a TERM sent while the worker boots (gevent's monkey
+    # patching takes a while) was lost, and shutdown hung for the graceful
+    # timeout. The default actions make a booting worker simply exit.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
     # Apps embedding the abflask SDK need nothing here either: the client
     # resets itself in each child (see the README, "Forking servers").
     app = getattr(worker.app, "callable", None)
