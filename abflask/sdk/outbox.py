@@ -50,6 +50,11 @@ def is_final(entry: Mapping[str, Any]) -> bool:
     return entry.get("reason") in FINAL_OUTCOMES
 
 
+def retryable(status: int | None) -> bool:
+    """Whether a batch answered ``status`` (None: it was not sent) may be resent."""
+    return status is None or status >= 500 or status in RETRYABLE or status < 400
+
+
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """The seconds of a ``Retry-After`` header (delta form only), if any."""
     for name, value in headers.items():
@@ -227,12 +232,10 @@ class Outbox:
                         self.log("assignment", "abflask: bad exposure answer %r", entry)
             self._retry.extend(again)
             return Settled(Verdict.PARTIAL if again else Verdict.DONE)
-        if status is None or status >= 500 or status in RETRYABLE or status < 400:
+        if retryable(status):
             self._retry.extend(batch)
             return Settled(Verdict.FAILED, retry_after(headers))
-        self.drop(len(batch), f"exposures the service rejected (HTTP {status})")
-        logger.error("abflask exposures rejected: HTTP %d %r", status, raw[:200])
-        return Settled(Verdict.DONE)
+        return self._rejected("exposures", len(batch), status, raw)
 
     def end_exposures(self) -> None:
         """Put what is still pending back at the front, in order."""
@@ -296,11 +299,17 @@ class Outbox:
     ) -> Settled:
         if status == 202:
             return Settled(Verdict.DONE)
-        if status is None or status >= 500 or status in RETRYABLE or status < 400:
+        if retryable(status):
             self._failed.extend(batch)  # a resend keeps its event ids
             return Settled(Verdict.FAILED, retry_after(headers))
-        self.drop(len(batch), f"events the service rejected (HTTP {status})")
-        logger.error("abflask events rejected: HTTP %d %r", status, raw[:200])
+        return self._rejected("events", len(batch), status, raw)
+
+    def _rejected(
+        self, what: str, count: int, status: int | None, raw: bytes
+    ) -> Settled:
+        """A batch the service refused for good (4xx): dropped, counted, logged."""
+        self.drop(count, f"{what} the service rejected (HTTP {status})")
+        logger.error("abflask %s rejected: HTTP %s %r", what, status, raw[:200])
         return Settled(Verdict.DONE)
 
     def end_round(self) -> None:
