@@ -6,6 +6,7 @@ the path of the offending part (``events[3].value``). No I/O.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -98,3 +99,19 @@ def parse_event_key(raw: Any, path: str = "event") -> str:
     if not isinstance(raw, str) or not EVENT_RE.fullmatch(raw):
         raise fail(path, "must be 1-64 characters of A-Z a-z 0-9 _ . : -")
     return raw
+
+
+def parse_json_body(raw: bytes | str) -> Any:
+    """A request body (or the CLI's ``--json``) parsed as JSON.
+
+    Raises ValidationError naming ``body`` when it is empty, nested too deeply
+    for the parser, or not valid JSON (including bytes that are not UTF-8).
+    """
+    if not raw.strip():
+        raise fail("body", "a JSON object is required")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise fail("body", "JSON nested too deeply") from None
+    except ValueError:  # also UnicodeDecodeError
+        raise fail("body", "not valid JSON") from None

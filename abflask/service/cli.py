@@ -22,8 +22,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from abflask import config
-from abflask.core.fields import fail
-from abflask.errors import AbflaskError, ValidationError
+from abflask.core.fields import fail, parse_json_body
+from abflask.errors import AbflaskError
 from abflask.service import management
 from abflask.service.extension import get_services
 
@@ -94,12 +94,7 @@ def _read_body(spec: str) -> dict[str, Any]:
             ) from exc
     else:
         raw = spec
-    if not raw.strip():
-        raise ValidationError("body", "body: a JSON object is required")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ValidationError("body", "body: not valid JSON") from None
+    body = parse_json_body(raw)
     if not isinstance(body, dict):
         raise fail("body", "must be a JSON object")
     return body

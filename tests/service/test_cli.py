@@ -194,8 +194,9 @@ def test_create_rejects_as_the_api_does(
         (" ", "body: a JSON object is required"),
         ("[1]", "body: must be a JSON object"),
         ('{"key": "other"}', "key: 'other' in --json differs from KEY 'btn'"),
+        ("[" * 2000 + "]" * 2000, "body: JSON nested too deeply"),
     ],
-    ids=["malformed", "empty", "not-an-object", "other-key"],
+    ids=["malformed", "empty", "not-an-object", "other-key", "nested-too-deeply"],
 )
 def test_create_rejects_a_bad_body(
     runner: FlaskCliRunner, redis: redis_py.Redis, body: str, message: str

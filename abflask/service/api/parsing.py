@@ -7,13 +7,13 @@ chunked or not, so nothing is written for either.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Set
 from typing import Any
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from abflask.core.fields import parse_json_body
 from abflask.errors import ValidationError
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -37,15 +37,7 @@ def raw_body() -> bytes:
 
 def json_body() -> Any:
     """The request body parsed as JSON, whatever the Content-Type says."""
-    raw = raw_body()
-    if not raw.strip():
-        raise ValidationError("body", "body: a JSON object is required")
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValidationError("body", "body: JSON nested too deeply") from None
-    except ValueError:  # also UnicodeDecodeError
-        raise ValidationError("body", "body: not valid JSON") from None
+    return parse_json_body(raw_body())
 
 
 def params(allowed: Set[str]) -> dict[str, Any]:
