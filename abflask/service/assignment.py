@@ -20,7 +20,8 @@ from abflask.service.extension import Services
 logger = logging.getLogger(__name__)
 
 STALE_RETRIES = 3
-"""Times a stale definition is re-read before giving up on one request."""
+"""Times stale definitions are re-read before a request (an assignment, an
+exposure or an event batch) gives up with 503."""
 
 
 @dataclass(frozen=True)

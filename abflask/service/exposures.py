@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from abflask.core.experiment import Experiment
 from abflask.core.outcomes import Outcome
 from abflask.errors import NotFoundError, StorageUnavailable
-from abflask.service.assignment import Assignment, enrolled, without_redis
+from abflask.service.assignment import (
+    STALE_RETRIES,
+    Assignment,
+    enrolled,
+    without_redis,
+)
 from abflask.service.extension import Services
-
-STALE_RETRIES = 3
-"""Rounds of re-read definitions before a batch gives up (503)."""
 
 
 def record_exposures(

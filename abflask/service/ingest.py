@@ -14,11 +14,9 @@ from abflask.core.event import Event
 from abflask.core.experiment import Experiment
 from abflask.core.outcomes import TrackResult
 from abflask.errors import StorageUnavailable
+from abflask.service.assignment import STALE_RETRIES
 from abflask.service.extension import Services
 from abflask.storage.packing import pack_event
-
-STALE_RETRIES = 3
-"""Times stale definitions are re-read before a batch gives up."""
 
 
 @dataclass(frozen=True)
