@@ -167,7 +167,9 @@ class Definitions:
         definition (hashing needs no storage).
         """
         try:
-            found = self.experiments().get(key) or self._reread(key)
+            found = self.experiments().get(key) or self._reread(
+                key, lambda: self._store.get_experiment(key), self._remember
+            )
         except StorageUnavailable:
             if key == self.default_key:
                 return default_experiment(key, self._wall())
@@ -199,16 +201,18 @@ class Definitions:
             except KeyError:  # emptied by another thread meanwhile
                 break
 
-    def _reread(self, key: str) -> Experiment | None:
-        """A cache miss, read from Redis (once per key until the next change)."""
-        if self._known_missing(key):
+    def _reread(
+        self, miss: str, read: Callable[[], T | None], remember: Callable[[T], None]
+    ) -> T | None:
+        """A cache miss, read from Redis (once per ``miss`` until the next change)."""
+        if self._known_missing(miss):
             return None
         generation = self._generation
-        found = self._store.get_experiment(key)
+        found = read()
         if found is None:
-            self._missing(key, generation)
+            self._missing(miss, generation)
         else:
-            self._remember(found)
+            remember(found)
         return found
 
     def _create_default(self) -> Experiment:
@@ -263,16 +267,16 @@ class Definitions:
             cached = self._flags = self._load(cached, self._store.load_flags)
         return cached.value
 
+    def _remember_flag(self, flag: Flag) -> None:
+        cached = self._flags
+        if cached is not None:
+            self._flags = cached._replace(value={**cached.value, flag.key: flag})
+
     def flag(self, key: str) -> Flag:
         """One feature flag; a miss is re-read from Redis before NotFoundError."""
-        found = self.flags().get(key)
-        if found is None and not self._known_missing(f"flag:{key}"):
-            generation = self._generation
-            found = self._store.get_flag(key)
-            if found is None:
-                self._missing(f"flag:{key}", generation)
-            elif (cached := self._flags) is not None:
-                self._flags = cached._replace(value={**cached.value, key: found})
+        found = self.flags().get(key) or self._reread(
+            f"flag:{key}", lambda: self._store.get_flag(key), self._remember_flag
+        )
         if found is None:
             raise NotFoundError(f"flag {key!r} does not exist")
         return found
