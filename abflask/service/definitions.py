@@ -38,6 +38,8 @@ MISSES = 10_000
 """Unknown keys a worker remembers (until the next change) instead of re-reading."""
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _Cached(NamedTuple, Generic[T]):
@@ -57,6 +59,16 @@ def default_experiment(key: str, now: float) -> Experiment:
         created_at=now,
         started_at=now,
     )
+
+
+def _bounded_put(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
+    """Insert ``key``, first evicting the oldest entries beyond ``size``."""
+    while len(cache) >= size:
+        try:
+            cache.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
+    cache[key] = value
 
 
 class Definitions:
@@ -193,13 +205,8 @@ class Definitions:
         )
 
     def _missing(self, key: str, generation: int) -> None:
-        self._misses[key] = (generation, self._clock())
-        self._misses.move_to_end(key)
-        while len(self._misses) > MISSES:
-            try:
-                self._misses.popitem(last=False)
-            except KeyError:  # emptied by another thread meanwhile
-                break
+        self._misses.pop(key, None)  # re-inserted last: the newest
+        _bounded_put(self._misses, key, (generation, self._clock()), MISSES)
 
     def _reread(
         self, miss: str, read: Callable[[], T | None], remember: Callable[[T], None]
@@ -300,11 +307,7 @@ class AssignmentCache:
 
     def put(self, exp: Experiment, user_id: str, variation: int) -> None:
         """Remember a stored assignment."""
-        if not self._size:
-            return
-        if len(self._data) >= self._size:
-            try:
-                self._data.popitem(last=False)
-            except KeyError:  # emptied by another thread meanwhile
-                pass
-        self._data[(exp.key, exp.created_at, user_id)] = variation
+        if self._size:
+            _bounded_put(
+                self._data, (exp.key, exp.created_at, user_id), variation, self._size
+            )
