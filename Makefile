@@ -22,8 +22,9 @@ $(RUNTIME): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
-$(DEV): requirements-dev.txt requirements-load.txt $(RUNTIME)
+$(DEV): requirements-dev.txt requirements-load.txt requirements-ref.txt $(RUNTIME)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-ref.txt
 	touch $@
 
 install: $(DEV) ## create .venv and install runtime and dev requirements
