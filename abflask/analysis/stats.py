@@ -1,8 +1,10 @@
-"""Experiment statistics from per-variation summaries: tests, intervals, SRM.
+"""Experiment statistics from per-variation summaries: tests, intervals, sizes.
 
 Pure: numpy and scipy only, no I/O. Fixed-horizon z and Welch tests with
-delta-method relative lifts, always-valid (sequential) intervals and p-values,
-Holm's correction, the SRM chi-square and a sequential sample-size estimate.
+Fieller relative intervals, their always-valid (sequential) counterparts on
+the absolute difference, explicit degenerate states, Holm and
+Benjamini-Hochberg corrections and the sample size. The confidence sequence
+and the SRM tests live in ``abflask.analysis.sequential``.
 """
 
 from __future__ import annotations
@@ -16,32 +18,40 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from abflask.analysis.sequential import (
+    ALPHA,
+    TUNING,
+    sequential_halfwidth,
+    sequential_multiplier,
+    sequential_p_value,
+)
+
 __all__ = [
-    "ALPHA",
+    "KINDS",
     "MAX_USERS",
-    "SRM_THRESHOLD",
-    "TUNING",
+    "MIN_SAMPLE",
+    "STATES",
     "Comparison",
     "Summary",
+    "adjust",
+    "benjamini_hochberg",
+    "compare",
     "holm",
     "proportion_test",
-    "sequential_halfwidth",
-    "sequential_p_value",
-    "srm_p_value",
     "users_needed",
     "welch_df",
     "welch_test",
 ]
 
-ALPHA = 0.05
-"""Two-sided significance level (probability); intervals cover 1 - ALPHA."""
-TUNING = 5000.0
-"""Sequential tuning parameter N* (users, both arms together): GrowthBook's
-default; the confidence sequence is tightest near this total sample size."""
-SRM_THRESHOLD = 0.001
-"""SRM p-value (probability) below which a sample ratio mismatch is flagged."""
+MIN_SAMPLE = 150
+"""Participants per variation (users) a metric needs before a verdict may say
+"beats" or "worse" (GrowthBook's default minimum)."""
 MAX_USERS = 10**12
 """Upper bound (users per variation) on what ``users_needed`` returns."""
+KINDS = ("conversion", "value")
+"""Metric kinds: share of users who converted, or mean value per user."""
+STATES = ("ok", "adjusted", "constant", "too_few", "empty")
+"""Values of ``Comparison.state``; see ``compare``."""
 
 _NAN = math.nan
 _NAN_PAIR = (_NAN, _NAN)
@@ -57,7 +67,7 @@ class Summary:
 
         Summary.of_counts(converters=120, n=1000)     # mean 0.12, var 0.1056
         Summary.of_values(np.array([0.0, 2.5, 4.0]))  # mean 2.1666..., ddof=1
-        Summary.from_sums(n=3, total=6.5, total_sq=22.25)  # same as above
+        Summary.of_groups([0, 0], [2.5, 4.0], [3])    # [the same as above]
     """
 
     n: int
@@ -83,26 +93,56 @@ class Summary:
         return cls(int(n), float(p), float(p * (1.0 - p)))
 
     @classmethod
-    def from_sums(cls, n: int, total: float, total_sq: float) -> Summary:
-        """Summarise values from their count, sum and sum of squares.
+    def of_groups(
+        cls, groups: npt.ArrayLike, values: npt.ArrayLike, n_per_group: npt.ArrayLike
+    ) -> list[Summary]:
+        """Summarise per-user values of several groups at once, sparse rows.
 
-        Users without events add nothing to either sum, so callers need not
-        materialise their zeros. The ddof=1 variance is clamped at 0, since
-        ``total_sq - n * mean**2`` can round below 0 for near-constant values.
+        Row i is one user of group ``groups[i]`` (0 <= g < len(n_per_group))
+        with value ``values[i]``; group g has ``n_per_group[g]`` users, and
+        those without a row count as value 0, so users without events need
+        no row. Two passes (the mean, then squared deviations from it, with
+        the corrected-two-pass term of Chan, Golub & LeVeque), so values like
+        1e9 + small noise keep their variance. Groups with fewer than 2 users
+        have var 0; an empty group gives Summary(0, 0.0, 0.0).
+
+        Raises:
+            ValueError: shapes differ, a group index is out of range, a group
+                has more rows than users, or a value is not finite.
         """
-        if n <= 0:
-            return cls(0, 0.0, 0.0)
-        mean = total / n
-        var = max((total_sq - n * mean * mean) / (n - 1), 0.0) if n > 1 else 0.0
-        return cls(int(n), float(mean), float(var))
+        g = np.asarray(groups, dtype=np.int64).ravel()
+        x = np.asarray(values, dtype=np.float64).ravel()
+        n = np.asarray(n_per_group, dtype=np.int64).ravel()
+        k = n.size
+        if g.shape != x.shape:
+            raise ValueError("groups and values must have the same length")
+        if g.size and (g.min() < 0 or g.max() >= k):
+            raise ValueError(f"group indexes must be in [0, {k})")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("values must be finite")
+        rows = np.bincount(g, minlength=k)
+        if np.any(rows > n):
+            raise ValueError("a group has more rows than users")
+        users = np.maximum(n, 1).astype(np.float64)
+        mean = np.bincount(g, weights=x, minlength=k) / users
+        dev = x - mean[g]
+        absent = (n - rows) * mean  # each absent user deviates by -mean
+        dev_sum = np.bincount(g, weights=dev, minlength=k) - absent
+        sq_sum = np.bincount(g, weights=dev * dev, minlength=k) + absent * mean
+        var = (sq_sum - dev_sum * dev_sum / users) / np.maximum(n - 1, 1)
+        var = np.where(n > 1, np.maximum(var, 0.0), 0.0)
+        return [cls(int(n[i]), float(mean[i]), float(var[i])) for i in range(k)]
 
 
 @dataclass(frozen=True)
 class Comparison:
     """Treatment versus control for one metric; NaN marks an undefined number.
 
-    ``abs_*`` describe m_t - m_c, ``rel_*`` describe m_t / m_c - 1. The
-    sequential p-value tests the relative lift, like the relative sequence.
+    ``abs_*`` describe m_t - m_c; ``rel_*`` describe (m_t - m_c) / |m_c|, the
+    relative lift (+0.1 = 10% better than control in the metric's direction
+    of increase, also when the control mean is negative). ``p_value`` and
+    ``p_value_sequential`` test m_t = m_c; ``state`` is one of ``STATES``
+    and says which rule of ``compare`` produced the numbers.
     """
 
     abs_lift: float
@@ -113,29 +153,24 @@ class Comparison:
     p_value_sequential: float
     abs_ci_sequential: tuple[float, float]
     rel_ci_sequential: tuple[float, float]
+    state: str = "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields: intervals become lists, NaN becomes None."""
-        return {
-            name: [_clean(x) for x in v] if isinstance(v, tuple) else _clean(v)
-            for name, v in vars(self).items()
-        }
+        """JSON-ready fields in order: intervals become lists, NaN None."""
+        out: dict[str, Any] = {}
+        for name, v in vars(self).items():
+            if isinstance(v, tuple):
+                out[name] = [_clean(x) for x in v]
+            else:
+                out[name] = v if isinstance(v, str) else _clean(v)
+        return out
 
 
 def _clean(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-# --- fixed-horizon tests ----------------------------------------------------
-#
-# Degenerate inputs follow one rule, so nothing raises or warns:
-#   * an estimate needs its means: NaN if an arm has n == 0, and the relative
-#     lift is NaN when the control mean is 0;
-#   * an interval needs a positive standard error: (NaN, NaN) when an arm has
-#     n < 2 or both arms have zero variance (see the note on Var(R) below);
-#   * a p-value is NaN exactly when its estimate is NaN; when the estimate
-#     exists but the standard error does not, it is 1.0 (no evidence either
-#     way), so it still counts in a Holm family.
+# --- two-sample comparison ----------------------------------------------------
 
 
 def welch_df(control: Summary, treatment: Summary) -> float:
@@ -148,99 +183,165 @@ def welch_df(control: Summary, treatment: Summary) -> float:
     return float((a + b) ** 2 / (a * a / (treatment.n - 1) + b * b / (control.n - 1)))
 
 
+def compare(
+    control: Summary,
+    treatment: Summary,
+    kind: str,
+    *,
+    alpha: float = ALPHA,
+    tuning: float = TUNING,
+    nonnegative: bool = True,
+) -> Comparison:
+    """Treatment minus control: fixed and always-valid tests and intervals.
+
+    ``kind`` "conversion" takes ``Summary.of_counts`` arms and uses the Wald
+    z-test with unpooled variance (statsmodels' ``test_proportions_2indep``
+    and ``confint_proportions_2indep``, ``method="wald"``); "value" uses
+    Welch's t-test (``scipy.stats.ttest_ind(t, c, equal_var=False)``) with the
+    Welch–Satterthwaite df for every fixed interval. Intervals cover
+    1 - ``alpha``.
+
+    ``p_value_sequential`` and ``abs_ci_sequential`` are the always-valid
+    p-value and confidence sequence of the absolute difference (variance
+    v_t/n_t + v_c/n_c, n = n_c + n_t users, tuning N* = ``tuning``), as
+    GrowthBook's SequentialTwoSidedTTest with difference_type="absolute".
+    Relative intervals are Fieller's: the ratios r with m_t - r m_c = 0 not
+    rejected (at the t/z quantile, or at the sequential multiplier), mapped
+    to (m_t - m_c) / |m_c|; (NaN, NaN) when that set is unbounded (the
+    control mean is not clearly away from 0). With ``nonnegative`` (metric
+    values are >= 0) relative lower bounds are clipped at -1 (-100%).
+
+    ``state`` names the rule applied:
+      * "empty": an arm has no users; every number is NaN.
+      * "too_few": an arm has 1 user; lifts only, p-values and intervals NaN.
+      * "constant": value metric, both arms with variance 0; p = 0 and point
+        intervals if the means differ, p = 1 (and points at 0) if they agree.
+      * "adjusted": conversion with an arm at rate 0 or 1; that arm's variance
+        is the Agresti–Caffo p~(1 - p~), p~ = (x + 1)/(n + 2), so a treatment
+        that wipes out conversions is detected. Both arms at 0: p = 1.
+      * "ok": the tests as described.
+    The relative lift is NaN when the control mean is 0.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'conversion' or 'value', not {kind!r}")
+    if control.n < 1 or treatment.n < 1:
+        nan = (_NAN, _NAN_PAIR, _NAN, _NAN_PAIR, _NAN, _NAN, _NAN_PAIR, _NAN_PAIR)
+        return Comparison(*nan, state="empty")
+    m_c, m_t = control.mean, treatment.mean
+    diff = float(m_t - m_c)
+    rel = float(diff / abs(m_c)) if m_c != 0.0 else _NAN
+    if control.n < 2 or treatment.n < 2:
+        return Comparison(
+            diff, _NAN_PAIR, rel, _NAN_PAIR, _NAN, _NAN, _NAN_PAIR, _NAN_PAIR, "too_few"
+        )
+    v_c, v_t, state = _variances(control, treatment, kind)
+    if state == "constant":
+        p = 0.0 if diff != 0.0 else 1.0
+        point, rel_point = (diff, diff), (rel, rel)
+        return Comparison(diff, point, rel, rel_point, p, p, point, rel_point, state)
+    se2_c, se2_t = v_c / control.n, v_t / treatment.n
+    var_abs = se2_c + se2_t
+    n = control.n + treatment.n
+    if kind == "conversion":
+        q = float(special.ndtri(1.0 - alpha / 2))
+        p_value = float(2.0 * special.ndtr(-abs(diff) / math.sqrt(var_abs)))
+    else:
+        df = welch_df(Summary(control.n, m_c, v_c), Summary(treatment.n, m_t, v_t))
+        # scipy.special ufuncs, not scipy.stats objects: the time series calls
+        # this for every point, and the frozen distributions cost ~50x more.
+        q = float(special.stdtrit(df, 1.0 - alpha / 2))
+        p_value = float(2.0 * special.stdtr(df, -abs(diff) / math.sqrt(var_abs)))
+    k = sequential_multiplier(n, alpha, tuning)
+    clip = nonnegative and min(m_c, m_t) >= 0.0
+    return Comparison(
+        abs_lift=diff,
+        abs_ci=_interval(diff, q * math.sqrt(var_abs)),
+        rel_lift=rel,
+        rel_ci=_fieller(m_c, m_t, se2_c, se2_t, q, clip),
+        p_value=p_value,
+        p_value_sequential=sequential_p_value(diff, var_abs, n, alpha, tuning),
+        abs_ci_sequential=_interval(
+            diff, sequential_halfwidth(var_abs, n, alpha, tuning)
+        ),
+        rel_ci_sequential=_fieller(m_c, m_t, se2_c, se2_t, k, clip),
+        state=state,
+    )
+
+
 def proportion_test(
     control: Summary,
     treatment: Summary,
+    *,
     alpha: float = ALPHA,
     tuning: float = TUNING,
+    nonnegative: bool = True,
 ) -> Comparison:
-    """Two-proportion Wald z-test with unpooled variance (treatment - control).
-
-    Same p-value and interval as statsmodels' ``test_proportions_2indep`` and
-    ``confint_proportions_2indep`` with ``method="wald"``; the relative
-    interval uses the normal quantile too. Pass ``Summary.of_counts`` values.
-    """
-    return _compare(control, treatment, alpha, tuning, math.inf)
+    """``compare(control, treatment, "conversion", ...)``: the Wald z-test."""
+    return compare(
+        control,
+        treatment,
+        "conversion",
+        alpha=alpha,
+        tuning=tuning,
+        nonnegative=nonnegative,
+    )
 
 
 def welch_test(
     control: Summary,
     treatment: Summary,
+    *,
     alpha: float = ALPHA,
     tuning: float = TUNING,
+    nonnegative: bool = True,
 ) -> Comparison:
-    """Welch's unequal-variance t-test on the means (treatment - control).
-
-    Same p-value as ``scipy.stats.ttest_ind(t, c, equal_var=False)``. Both
-    the absolute and the delta-method relative interval use the t quantile
-    with the Welch–Satterthwaite df of the absolute difference; the
-    sequential results are asymptotic and do not depend on df.
-    """
-    return _compare(control, treatment, alpha, tuning, welch_df(control, treatment))
-
-
-def _compare(
-    control: Summary, treatment: Summary, alpha: float, tuning: float, df: float
-) -> Comparison:
-    """Both tests: ``df`` is inf for the z-test, Welch df (maybe NaN) otherwise."""
-    if control.n < 1 or treatment.n < 1:
-        return Comparison(
-            _NAN, _NAN_PAIR, _NAN, _NAN_PAIR, _NAN, _NAN, _NAN_PAIR, _NAN_PAIR
-        )
-    n = control.n + treatment.n
-    diff = treatment.mean - control.mean
-    rel, var_rel = _relative(control, treatment)
-    var_abs = treatment.var / treatment.n + control.var / control.n
-    # Var(R) alone can be 0 (treatment mean and variance both 0, control
-    # variance positive): the delta method then says nothing, and nor do we.
-    enough = control.n >= 2 and treatment.n >= 2
-    var_abs = var_abs if enough and var_abs > 0.0 else _NAN
-    var_rel = var_rel if enough and var_rel > 0.0 else _NAN
-    q, p_value = _quantile_and_p(diff, var_abs, alpha, df)
-    return Comparison(
-        abs_lift=float(diff),
-        abs_ci=_interval(diff, q * math.sqrt(var_abs)),
-        rel_lift=rel,
-        rel_ci=_interval(rel, q * math.sqrt(var_rel)),
-        p_value=p_value,
-        p_value_sequential=sequential_p_value(rel, var_rel, n, alpha, tuning),
-        abs_ci_sequential=_interval(
-            diff, sequential_halfwidth(var_abs, n, alpha, tuning)
-        ),
-        rel_ci_sequential=_interval(
-            rel, sequential_halfwidth(var_rel, n, alpha, tuning)
-        ),
+    """``compare(control, treatment, "value", ...)``: Welch's t-test."""
+    return compare(
+        control, treatment, "value", alpha=alpha, tuning=tuning, nonnegative=nonnegative
     )
 
 
-def _quantile_and_p(
-    estimate: float, variance: float, alpha: float, df: float
+def _variances(
+    control: Summary, treatment: Summary, kind: str
+) -> tuple[float, float, str]:
+    """Per-user variances the tests use, and the state (both arms have n >= 2)."""
+    if kind == "value":
+        if control.var <= 0.0 and treatment.var <= 0.0:
+            return 0.0, 0.0, "constant"
+        return max(control.var, 0.0), max(treatment.var, 0.0), "ok"
+    v_c, adj_c = _rate_variance(control)
+    v_t, adj_t = _rate_variance(treatment)
+    return v_c, v_t, "adjusted" if adj_c or adj_t else "ok"
+
+
+def _rate_variance(arm: Summary) -> tuple[float, bool]:
+    """p(1 - p), or Agresti–Caffo's (n + 1)/(n + 2)^2 when p is 0 or 1."""
+    if 0.0 < arm.mean < 1.0:
+        return arm.var, False
+    # p~ = (x + 1)/(n + 2) with x = 0 or n: p~(1 - p~) is the same for both.
+    return (arm.n + 1) / (arm.n + 2) ** 2, True
+
+
+def _fieller(
+    m_c: float, m_t: float, se2_c: float, se2_t: float, q: float, clip: bool
 ) -> tuple[float, float]:
-    """Critical value for 1 - alpha/2 and the two-sided p-value of estimate=0."""
-    if not variance > 0.0 or math.isnan(df):
-        return _NAN, 1.0
-    stat = -abs(estimate) / math.sqrt(variance)
-    # scipy.special ufuncs, not scipy.stats objects: the time series calls
-    # this for every point, and the frozen distributions cost ~50x more.
-    if math.isinf(df):
-        return float(special.ndtri(1.0 - alpha / 2)), float(2.0 * special.ndtr(stat))
-    q = float(special.stdtrit(df, 1.0 - alpha / 2))
-    return q, float(2.0 * special.stdtr(df, stat))
+    """Fieller interval of (m_t - m_c)/|m_c| for independent arm means.
 
-
-def _relative(control: Summary, treatment: Summary) -> tuple[float, float]:
-    """R = m_t/m_c - 1 and its delta-method variance; NaN when m_c == 0.
-
-    Var(R) = v_t / (n_t m_c^2) + v_c m_t^2 / (n_c m_c^4).
+    The ratios r with (m_t - r m_c)^2 <= q^2 (se2_t + r^2 se2_c) form
+    [(b - sqrt(d))/a, (b + sqrt(d))/a] with a = m_c^2 - q^2 se2_c,
+    b = m_t m_c, d = b^2 - a (m_t^2 - q^2 se2_t) = q^2 (a se2_t + m_t^2 se2_c),
+    when a > 0; otherwise the set is unbounded and the answer (NaN, NaN).
+    The lift is r - 1 for m_c > 0 and 1 - r for m_c < 0.
     """
-    m_c, m_t = control.mean, treatment.mean
-    if m_c == 0.0:
-        return _NAN, _NAN
-    m_c2 = m_c * m_c
-    var = treatment.var / (treatment.n * m_c2) + control.var * m_t * m_t / (
-        control.n * m_c2 * m_c2
-    )
-    return float(m_t / m_c - 1.0), float(var)
+    a = m_c * m_c - q * q * se2_c
+    if not a > 0.0:
+        return _NAN_PAIR
+    root = q * math.sqrt(a * se2_t + m_t * m_t * se2_c)
+    low, high = (m_t * m_c - root) / a, (m_t * m_c + root) / a
+    low, high = (low - 1.0, high - 1.0) if m_c > 0.0 else (1.0 - high, 1.0 - low)
+    if clip:
+        low = max(low, -1.0)
+    return (float(low), float(high))
 
 
 def _interval(center: float, halfwidth: float) -> tuple[float, float]:
@@ -249,62 +350,7 @@ def _interval(center: float, halfwidth: float) -> tuple[float, float]:
     return (float(center - halfwidth), float(center + halfwidth))
 
 
-# --- sequential (always-valid) inference ------------------------------------
-#
-# The asymptotic confidence sequence of Waudby-Smith et al. 2023 (eq. 9, rho
-# from eq. 161, p-value as 1/e-value from eq. 155 of arXiv:2103.06476v7), as
-# GrowthBook's SequentialTwoSidedTTest uses it; n counts both arms.
-
-
-def _rho_squared(alpha: float, tuning: float) -> float:
-    log_alpha = math.log(alpha)
-    return (-2.0 * log_alpha + math.log(-2.0 * log_alpha + 1.0)) / tuning
-
-
-def sequential_halfwidth(
-    variance: float, n: int, alpha: float = ALPHA, tuning: float = TUNING
-) -> float:
-    """Half-width of the always-valid 1 - alpha confidence sequence.
-
-    ``variance`` is the estimator's variance (se squared) and ``n`` the users
-    behind it. With s2 = variance * n the half-width is
-    sqrt(s2 * 2(n rho^2 + 1) ln(sqrt(n rho^2 + 1) / alpha) / (n^2 rho^2)).
-    NaN unless variance > 0 and n >= 1.
-    """
-    if not variance > 0.0 or n < 1 or math.isinf(variance):
-        return _NAN
-    rho2 = _rho_squared(alpha, tuning)
-    u = n * rho2 + 1.0
-    s2 = variance * n
-    return math.sqrt(s2 * 2.0 * u * math.log(math.sqrt(u) / alpha) / (n * n * rho2))
-
-
-def sequential_p_value(
-    estimate: float,
-    variance: float,
-    n: int,
-    alpha: float = ALPHA,
-    tuning: float = TUNING,
-) -> float:
-    """Always-valid two-sided p-value of estimate = 0: min(1, 1/E).
-
-    E = exp(rho^2 n estimate^2 / (2 variance (n rho^2 + 1))) / sqrt(n rho^2 + 1),
-    so p < alpha exactly when 0 is outside estimate ± ``sequential_halfwidth``.
-    ``alpha`` only sets rho (the mixing width), not a decision. NaN when the
-    estimate is NaN or n < 1; 1.0 when the variance is not positive.
-    """
-    if math.isnan(estimate) or n < 1:
-        return _NAN
-    if not variance > 0.0 or math.isinf(variance):
-        return 1.0
-    rho2 = _rho_squared(alpha, tuning)
-    u = n * rho2 + 1.0
-    # In logs: exp() of the e-value overflows for strong effects at large n.
-    log_e = rho2 * n * estimate * estimate / (2.0 * variance * u) - 0.5 * math.log(u)
-    return 1.0 if log_e <= 0.0 else math.exp(-log_e)
-
-
-# --- families, SRM, sample size ----------------------------------------------
+# --- families -------------------------------------------------------------------
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -324,59 +370,72 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [float(x) for x in out]
 
 
-def srm_p_value(observed: Sequence[int], weights: Sequence[float]) -> float:
-    """Chi-square goodness-of-fit p-value of participant counts vs. weights.
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg step-up adjusted p-values (FDR), in input order.
 
-    Weights are normalised to sum 1, so the expected counts are the observed
-    total times each share: ``scipy.stats.chisquare(observed, expected)``.
-    A zero total (or fewer than two variations) gives 1.0. A variation with
-    weight 0 is dropped if it has no participants and gives 0.0 if it has any.
+    The i-th smallest of m p-values becomes min over j >= i of p_(j) m / j,
+    capped at 1. NaN entries stay NaN and do not count towards m. Matches
+    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]``.
     """
-    obs = np.asarray(observed, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    if obs.shape != w.shape or obs.ndim != 1:
-        raise ValueError("observed and weights must be equal-length sequences")
-    if np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("weights must be non-negative with a positive sum")
-    total = float(obs.sum())
-    if total <= 0.0:
-        return 1.0
-    expected = total * w / w.sum()
-    empty = expected == 0.0
-    if np.any(obs[empty] > 0):
-        return 0.0
-    obs, expected = obs[~empty], expected[~empty]
-    if obs.size < 2:
-        return 1.0
-    stat = float(np.sum((obs - expected) ** 2 / expected))
-    return float(special.chdtrc(obs.size - 1, stat))
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    if m:
+        stepped = p[order] * m / np.arange(1, m + 1)
+        out[order] = np.minimum(np.minimum.accumulate(stepped[::-1])[::-1], 1.0)
+    return [float(x) for x in out]
+
+
+def adjust(p_values: Sequence[float], method: str) -> list[float]:
+    """Adjusted p-values by ``method``: "holm" (FWER) or "bh" (FDR)."""
+    if method == "holm":
+        return holm(p_values)
+    if method == "bh":
+        return benjamini_hochberg(p_values)
+    raise ValueError(f"method must be 'holm' or 'bh', not {method!r}")
+
+
+# --- sample size ----------------------------------------------------------------
 
 
 def users_needed(
     control: Summary,
     kind: str,
-    rel_effect: float = 0.05,
+    *,
+    mde: float,
     alpha: float = ALPHA,
     power: float = 0.8,
     tuning: float = TUNING,
+    family: int = 1,
+    mode: str = "sequential",
 ) -> int | None:
-    """Users per variation for the sequential test to detect ``rel_effect``.
+    """Users per variation for the test actually used to detect ``mde``.
 
-    Assumes two equal arms, a treatment mean m_c (1 + rel_effect) and the
-    absolute difference theta = m_c rel_effect. ``kind`` "conversion" takes
-    each arm's variance as p(1 - p); "value" gives both arms the control's
-    variance. Returns the smallest n >= 2 with |theta| >= sequential
-    half-width + z_power * se at 2n users, capped at ``MAX_USERS``; None when
-    m_c, the variance or theta is 0, or the treatment rate leaves [0, 1].
+    Assumes two equal arms, a treatment mean m_c (1 + mde) and the absolute
+    difference theta = |m_c mde|, tested at level alpha / ``family``
+    (Bonferroni: Holm's first step over a family of that many tests).
+    ``kind`` "conversion" takes each arm's variance as p(1 - p); "value"
+    gives both arms the control's variance. With S = per-user variance of
+    both arms summed, ``mode`` "fixed" gives the fixed-horizon normal size
+    ceil((z_{1-alpha'/2} + z_power)^2 S / theta^2); "sequential" the smallest
+    n with theta >= sequential half-width + z_power * se at 2n users
+    (se^2 = S / n). At least 2, at most ``MAX_USERS``; None when m_c, the
+    variance or theta is 0, or the treatment rate leaves [0, 1].
     """
-    if kind not in ("conversion", "value"):
+    if kind not in KINDS:
         raise ValueError(f"kind must be 'conversion' or 'value', not {kind!r}")
+    if mode not in ("sequential", "fixed"):
+        raise ValueError(f"mode must be 'sequential' or 'fixed', not {mode!r}")
+    if family < 1:
+        raise ValueError("family must be at least 1")
     m_c = control.mean
-    theta = abs(m_c * rel_effect)
+    theta = abs(m_c * mde)
     if m_c == 0.0 or not theta > 0.0 or not math.isfinite(theta):
         return None
     if kind == "conversion":
-        m_t = m_c * (1.0 + rel_effect)
+        m_t = m_c * (1.0 + mde)
         if not 0.0 <= m_t <= 1.0:
             return None
         per_user = m_c * (1.0 - m_c) + m_t * (1.0 - m_t)
@@ -384,11 +443,15 @@ def users_needed(
         per_user = 2.0 * control.var
     if not per_user > 0.0:
         return None
+    level = alpha / family
     z_power = float(special.ndtri(power))
+    if mode == "fixed":
+        z = float(special.ndtri(1.0 - level / 2)) + z_power
+        return int(min(max(math.ceil(z * z * per_user / theta**2), 2), MAX_USERS))
 
     def detects(n: int) -> bool:
         variance = per_user / n
-        reach = sequential_halfwidth(variance, 2 * n, alpha, tuning)
+        reach = sequential_halfwidth(variance, 2 * n, level, tuning)
         return theta >= reach + z_power * math.sqrt(variance)
 
     return _smallest(detects, 2, MAX_USERS)
