@@ -209,7 +209,8 @@ def compare(
     rejected (at the t/z quantile, or at the sequential multiplier), mapped
     to (m_t - m_c) / |m_c|; (NaN, NaN) when that set is unbounded (the
     control mean is not clearly away from 0). With ``nonnegative`` (metric
-    values are >= 0) relative lower bounds are clipped at -1 (-100%).
+    values are >= 0; ignored when a mean is negative, since then they are
+    not) relative lower bounds are clipped at -1 (-100%).
 
     ``state`` names the rule applied:
       * "empty": an arm has no users; every number is NaN.
