@@ -139,8 +139,8 @@ class Comparison:
     """Treatment versus control for one metric; NaN marks an undefined number.
 
     ``abs_*`` describe m_t - m_c; ``rel_*`` describe (m_t - m_c) / |m_c|, the
-    relative lift (+0.1 = 10% better than control in the metric's direction
-    of increase, also when the control mean is negative). ``p_value`` and
+    relative lift (+0.1: the treatment mean is higher by a tenth of the
+    control mean's magnitude, also when that mean is negative). ``p_value`` and
     ``p_value_sequential`` test m_t = m_c; ``state`` is one of ``STATES``
     and says which rule of ``compare`` produced the numbers.
     """
@@ -194,8 +194,9 @@ def compare(
 ) -> Comparison:
     """Treatment minus control: fixed and always-valid tests and intervals.
 
-    ``kind`` "conversion" takes ``Summary.of_counts`` arms and uses the Wald
-    z-test with unpooled variance (statsmodels' ``test_proportions_2indep``
+    ``kind`` "conversion" takes rates as arm means (``Summary.of_counts``;
+    the variance used is p(1 - p) from the mean) and uses the Wald z-test
+    with unpooled variance (statsmodels' ``test_proportions_2indep``
     and ``confint_proportions_2indep``, ``method="wald"``); "value" uses
     Welch's t-test (``scipy.stats.ttest_ind(t, c, equal_var=False)``) with the
     Welch–Satterthwaite df for every fixed interval. Intervals cover
@@ -318,7 +319,7 @@ def _variances(
 def _rate_variance(arm: Summary) -> tuple[float, bool]:
     """p(1 - p), or Agresti–Caffo's (n + 1)/(n + 2)^2 when p is 0 or 1."""
     if 0.0 < arm.mean < 1.0:
-        return arm.var, False
+        return arm.mean * (1.0 - arm.mean), False
     # p~ = (x + 1)/(n + 2) with x = 0 or n: p~(1 - p~) is the same for both.
     return (arm.n + 1) / (arm.n + 2) ** 2, True
 

@@ -100,6 +100,14 @@ def test_one_constant_value_arm_is_an_ordinary_welch_test() -> None:
     assert r.rel_lift == -1.0 and r.rel_ci[0] == -1.0 and r.rel_ci[1] < 0.0
 
 
+def test_conversion_variance_comes_from_the_rate() -> None:
+    # A hand-built conversion summary without its p(1 - p) gets it anyway.
+    by_hand = stats.compare(
+        Summary(100, 0.5, 0.0), Summary(100, 0.6, 0.0), "conversion"
+    )
+    assert by_hand == conversions((50, 100), (60, 100))
+
+
 def test_to_dict_of_an_empty_comparison_is_strict_json() -> None:
     out = conversions((0, 0), (0, 0)).to_dict()
     assert out["state"] == "empty"
