@@ -1,4 +1,4 @@
-"""Experiments as values: the definition, its lifecycle and create/patch parsing.
+"""Experiments as values: the definition, its lifecycle, phases and parsing.
 
 Pure: no I/O and no clock (callers pass ``now``). Every parse function either
 returns a complete value or raises ``ValidationError`` naming the bad field, so
@@ -7,6 +7,7 @@ a request is fully checked before anything is written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,9 +18,16 @@ from abflask.core.fields import (
     check_fields,
     fail,
     number,
-    parse_event_key,
     parse_key,
     text,
+)
+from abflask.core.metric import (
+    AnalysisSettings,
+    Metric,
+    analysis_from_stored,
+    metrics_from_stored,
+    parse_analysis,
+    parse_metrics,
 )
 from abflask.errors import ConflictError
 
@@ -27,7 +35,6 @@ STATUSES = ("draft", "running", "stopped", "completed")
 MAX_NAME = 200
 """Characters in an experiment's display name."""
 MAX_VARIATIONS = 20
-MAX_METRICS = 50
 
 EXPERIMENT_FIELDS = {
     "key",
@@ -40,9 +47,54 @@ EXPERIMENT_FIELDS = {
     "max_participants",
     "metrics",
     "namespace",
+    "analysis",
 }
-PATCHABLE = {"name", "weights", "coverage", "max_participants", "metrics"}
+PATCHABLE = {"name", "weights", "coverage", "max_participants", "metrics", "analysis"}
 """Fields that may change once an experiment has started."""
+STARTED = ("running", "stopped")
+"""Statuses in which a change of weights starts a new phase."""
+SAME_SUM = 1e-9
+"""How far from 1 weights may sum and still be stored in a phase as given."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of an experiment with one split among its variations.
+
+    ``weights`` are the effective weights (one per variation, summing to 1);
+    ``started_at`` is in epoch seconds. A user belongs to the phase in which
+    they were first exposed (see ``Experiment.phase_at``), and keeps their
+    variation across phases: only users enrolled later see a new split.
+
+    >>> Phase(started_at=1_700_000_000.0, weights=(0.5, 0.5)).to_dict(0)
+    {'index': 0, 'started_at': 1700000000.0, 'weights': [0.5, 0.5]}
+    """
+
+    started_at: float
+    weights: tuple[float, ...]
+
+    def to_dict(self, index: int) -> dict[str, Any]:
+        """The JSON form, numbered ``index`` (its place in ``phases``)."""
+        return {
+            "index": index,
+            "started_at": self.started_at,
+            "weights": list(self.weights),
+        }
+
+
+def split_weights(weights: tuple[float, ...] | None, n: int) -> tuple[float, ...]:
+    """The share of users each of ``n`` variations gets, summing to 1.
+
+    ``None`` is an equal split. Given weights are kept exactly when they sum
+    to within ``SAME_SUM`` of 1, otherwise divided by their sum (the parser
+    accepts sums of 0.99 to 1.01).
+    """
+    if weights is None:
+        return tuple(1.0 / n for _ in range(n))
+    total = math.fsum(weights)
+    if abs(total - 1.0) <= SAME_SUM:
+        return tuple(weights)
+    return tuple(w / total for w in weights)
 
 
 @dataclass(frozen=True)
@@ -62,8 +114,10 @@ class Experiment:
     seed: str = ""
     hash_version: int = 2
     max_participants: int | None = None
-    metrics: tuple[str, ...] = ()
+    metrics: tuple[Metric, ...] = ()
     namespace: tuple[str, float, float] | None = None
+    analysis: AnalysisSettings = AnalysisSettings()
+    phases: tuple[Phase, ...] = ()
     status: str = "draft"
     winner: int | None = None
     created_at: float | None = None
@@ -75,6 +129,10 @@ class Experiment:
     """How users are split (derived once per definition, not per request)."""
 
     def __post_init__(self) -> None:
+        if any(isinstance(m, str) for m in self.metrics):
+            # Event keys are shorthand when an experiment is built by hand.
+            shorthand = [m if isinstance(m, str) else m.to_dict() for m in self.metrics]
+            object.__setattr__(self, "metrics", parse_metrics(shorthand))
         weights = list(self.weights) if self.weights is not None else None
         ranges = bucketing.bucket_ranges(len(self.variations), self.coverage, weights)
         split = bucketing.make_split(
@@ -95,6 +153,30 @@ class Experiment:
         """
         return bucketing.decide(self.split, user_id)
 
+    @property
+    def metric_keys(self) -> tuple[str, ...]:
+        """The event keys of ``metrics``, in order (the declared event keys)."""
+        return tuple(m.event for m in self.metrics)
+
+    @property
+    def effective_weights(self) -> tuple[float, ...]:
+        """The split new users get now: one share per variation, summing to 1."""
+        return split_weights(self.weights, len(self.variations))
+
+    def phase_at(self, t: float) -> int:
+        """The index of the phase a user first exposed at epoch second ``t`` is in.
+
+        That is the last phase with ``floor(started_at) <= t``, so a user whose
+        first exposure falls in the second a phase starts belongs to the new
+        phase (exposure times are whole seconds). 0 before every phase, and
+        while there are none (a draft).
+        """
+        index = 0
+        for i, phase in enumerate(self.phases):
+            if math.floor(phase.started_at) <= t:
+                index = i
+        return index
+
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form (also what is stored in Redis)."""
         ns = self.namespace
@@ -107,8 +189,10 @@ class Experiment:
             "seed": self.effective_seed,
             "hash_version": self.hash_version,
             "max_participants": self.max_participants,
-            "metrics": list(self.metrics),
+            "metrics": [m.to_dict() for m in self.metrics],
             "namespace": {"id": ns[0], "range": [ns[1], ns[2]]} if ns else None,
+            "analysis": self.analysis.to_dict(),
+            "phases": [p.to_dict(i) for i, p in enumerate(self.phases)],
             "status": self.status,
             "winner": self.variations[self.winner] if self.winner is not None else None,
             "created_at": self.created_at,
@@ -120,21 +204,38 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], version: int = 0) -> Experiment:
-        """Rebuild a stored experiment (trusted input written by ``to_dict``)."""
+        """Rebuild a stored experiment (trusted input written by ``to_dict``).
+
+        An experiment stored before phases existed that has started gets one
+        phase: from ``started_at``, with its current weights.
+        """
         ns = data.get("namespace")
         variations = tuple(data["variations"])
         winner = data.get("winner")
+        weights = tuple(data["weights"]) if data.get("weights") else None
+        if "phases" in data:
+            phases = tuple(
+                Phase(float(p["started_at"]), tuple(p["weights"]))
+                for p in data["phases"]
+            )
+        elif data.get("started_at") is not None:
+            started = float(data["started_at"])
+            phases = (Phase(started, split_weights(weights, len(variations))),)
+        else:
+            phases = ()
         return cls(
             key=data["key"],
             variations=variations,
             name=data.get("name") or data["key"],
-            weights=tuple(data["weights"]) if data.get("weights") else None,
+            weights=weights,
             coverage=float(data.get("coverage", 1.0)),
             seed=data.get("seed") or data["key"],
             hash_version=int(data.get("hash_version", 2)),
             max_participants=data.get("max_participants"),
-            metrics=tuple(data.get("metrics") or ()),
+            metrics=metrics_from_stored(data.get("metrics")),
             namespace=(ns["id"], ns["range"][0], ns["range"][1]) if ns else None,
+            analysis=analysis_from_stored(data.get("analysis")),
+            phases=phases,
             status=data.get("status", "draft"),
             winner=variations.index(winner) if winner is not None else None,
             created_at=data.get("created_at"),
@@ -147,14 +248,20 @@ class Experiment:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self, now: float) -> Experiment:
-        """draft or stopped → running."""
+        """draft or stopped → running; the first start begins phase 0.
+
+        A restart after a stop continues the current phase: the split did not
+        change, and users enrolled before the stop keep their variation.
+        """
         if self.status not in ("draft", "stopped"):
             raise ConflictError(f"cannot start an experiment that is {self.status}")
+        started = now if self.started_at is None else self.started_at
         return replace(
             self,
             status="running",
-            started_at=now if self.started_at is None else self.started_at,
+            started_at=started,
             stopped_at=None,
+            phases=self.phases or (Phase(started, self.effective_weights),),
         )
 
     def stop(self, now: float) -> Experiment:
@@ -177,8 +284,47 @@ class Experiment:
             completed_at=now,
         )
 
-    def patch(self, payload: Any) -> Experiment:
-        """Apply a PATCH body; once started only ``PATCHABLE`` fields may change."""
+    def new_phase(self, now: float, weights: Any = None) -> Experiment:
+        """Begin a new phase at ``now``, with new ``weights`` or the current ones.
+
+        ``weights`` is validated as the create body's (a list of numbers, one
+        per variation, summing to 1; ValidationError naming ``weights``) and
+        becomes the experiment's weights. ConflictError unless the experiment
+        is running or stopped. Users keep their variation; analysis per phase
+        starts afresh from ``now``.
+        """
+        if self.status not in STARTED:
+            raise ConflictError(
+                f"cannot start a phase of an experiment that is {self.status}"
+            )
+        if isinstance(weights, tuple):
+            weights = list(weights)
+        if weights is not None:
+            parsed = _weights(weights, len(self.variations))
+            changed = replace(self, weights=parsed)
+        else:
+            changed = self
+        return changed._with_phase(now)
+
+    def _with_phase(self, now: float) -> Experiment:
+        """This experiment with a phase appended that starts at ``now``.
+
+        A clock behind the current phase's start (another host's) starts the
+        new phase at the same time, so phases stay in order.
+        """
+        last = self.phases[-1].started_at if self.phases else now
+        phase = Phase(max(now, last), self.effective_weights)
+        return replace(self, phases=(*self.phases, phase))
+
+    def patch(self, payload: Any, now: float) -> Experiment:
+        """Apply a PATCH body; once started only ``PATCHABLE`` fields may change.
+
+        ``analysis`` merges into the current settings (a null field resets it
+        to its default); every other field replaces the current value. A
+        change of the effective weights of a running or stopped experiment
+        begins a new phase at ``now``; nothing else does (coverage and the cap
+        change who enters, not the split among those who do).
+        """
         body = check_fields(payload, EXPERIMENT_FIELDS, "")
         if "key" in body and body["key"] != self.key:
             raise fail("key", "cannot be changed")
@@ -192,9 +338,10 @@ class Experiment:
         merged = {**current, **body, "key": self.key}
         if "variations" in body and "weights" not in body:
             merged["weights"] = None
-        fresh = parse_experiment(merged, now=self.created_at or 0.0)
-        return replace(
-            fresh,
+        if isinstance(body.get("analysis"), dict):
+            merged["analysis"] = {**current["analysis"], **body["analysis"]}
+        fresh = replace(
+            parse_experiment(merged, now=self.created_at or 0.0),
             status=self.status,
             winner=self.winner,
             created_at=self.created_at,
@@ -202,7 +349,15 @@ class Experiment:
             stopped_at=self.stopped_at,
             completed_at=self.completed_at,
             version=self.version,
+            phases=self.phases,
         )
+        if (
+            self.status in STARTED
+            and self.phases
+            and fresh.effective_weights != self.phases[-1].weights
+        ):
+            return fresh._with_phase(now)
+        return fresh
 
 
 def _variations(raw: Any) -> tuple[str, ...]:
@@ -243,17 +398,6 @@ def _namespace(raw: Any) -> tuple[str, float, float] | None:
     return (ns_id, start, end)
 
 
-def _metrics(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or len(raw) > MAX_METRICS:
-        raise fail("metrics", f"must be a list of at most {MAX_METRICS} event keys")
-    metrics = tuple(parse_event_key(m, f"metrics[{i}]") for i, m in enumerate(raw))
-    if len(set(metrics)) != len(metrics):
-        raise fail("metrics", "event keys must be unique")
-    return metrics
-
-
 def parse_experiment(payload: Any, now: float) -> Experiment:
     """Validate a create body into a draft ``Experiment``."""
     body = check_fields(payload, EXPERIMENT_FIELDS, "")
@@ -278,7 +422,8 @@ def parse_experiment(payload: Any, now: float) -> Experiment:
         seed=text(seed, "seed", MAX_STRING) if seed is not None else key,
         hash_version=hash_version,
         max_participants=cap,
-        metrics=_metrics(body.get("metrics")),
+        metrics=parse_metrics(body.get("metrics")),
         namespace=_namespace(body.get("namespace")),
+        analysis=parse_analysis(body.get("analysis")),
         created_at=now,
     )

@@ -258,7 +258,8 @@ def create_experiment(key: str, body: str | None, **fields: Any) -> None:
 @EXPERIMENT_OPTIONS
 def patch_experiment(key: str, body: str | None, **fields: Any) -> None:
     """Change an experiment (as PATCH /experiments/KEY) and print it."""
-    changed = management.patch_experiment(get_services(), key, _changes(body, fields))
+    payload = _changes(body, fields)
+    changed = management.patch_experiment(get_services(), key, payload, time.time())
     _echo_json(changed.to_dict())
 
 

@@ -78,9 +78,13 @@ def _saved(svc: Services, exp: Experiment) -> Experiment:
     return saved
 
 
-def patch_experiment(svc: Services, key: str, payload: Any) -> Experiment:
-    """Change weights, coverage, cap, name or metrics (anything while draft)."""
-    exp = get_experiment(svc, key).patch(payload)
+def patch_experiment(svc: Services, key: str, payload: Any, now: float) -> Experiment:
+    """Change weights, coverage, cap, name, metrics or analysis (anything while draft).
+
+    A change of the weights of a running or stopped experiment begins a phase
+    at ``now`` (see ``Experiment.patch``).
+    """
+    exp = get_experiment(svc, key).patch(payload, now)
     _check_namespace(svc, exp)
     return _saved(svc, exp)
 

@@ -252,7 +252,7 @@ class Store(ScriptedRedis):
             exp.version,
             MAX_EVENT_KEYS,
             MAX_UNDECLARED_KEYS,
-            " ".join(exp.metrics),
+            " ".join(exp.metric_keys),
         ]
         for e in events:
             keys += (

@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from abflask.core import bucketing as core
-from abflask.core.experiment import Experiment, parse_experiment
+from abflask.core.experiment import Experiment, Phase, parse_experiment
+from abflask.core.metric import AnalysisSettings, Metric
 from abflask.errors import ConflictError, ValidationError
 
 NOW = 1_700_000_000.0
+LATER = NOW + 50
+"""When tests patch an experiment."""
 IDS = [f"user-{i}" for i in range(10_000)]
 MISSING = object()
 """Marks a field to leave out of a payload built by ``body``."""
@@ -108,7 +111,7 @@ def test_full_body_keeps_every_field() -> None:
         "s1",
         1,
         100,
-        ("purchase", "signup"),
+        (Metric("purchase"), Metric("signup", role="secondary")),
         ("ns", 0.25, 0.75),
     )
 
@@ -175,7 +178,7 @@ INVALID_EXPERIMENTS = [
     ("metrics-not-list", body(metrics="purchase"), "metrics"),
     ("metrics-reserved-key", body(metrics=["$exposure"]), "metrics[0]"),
     ("metrics-space", body(metrics=["ok", "a b"]), "metrics[1]"),
-    ("metrics-duplicates", body(metrics=["buy", "buy"]), "metrics"),
+    ("metrics-duplicates", body(metrics=["buy", "buy"]), "metrics[1]"),
     ("namespace-string", body(namespace="ns"), "namespace"),
     ("namespace-list-of-2", body(namespace=["ns", 0.5]), "namespace"),
     ("namespace-no-range", body(namespace={"id": "ns"}), "namespace"),
@@ -402,7 +405,7 @@ def test_complete_rejects_a_bad_winner(winner: Any) -> None:
         ({"seed": "s2"}, "seed", "s2"),
         ({"hash_version": 1}, "hash_version", 1),
         ({"max_participants": 50}, "max_participants", 50),
-        ({"metrics": ["buy"]}, "metrics", ("buy",)),
+        ({"metrics": ["buy"]}, "metrics", (Metric("buy"),)),
         ({"namespace": ["ns", 0, 0.5]}, "namespace", ("ns", 0.0, 0.5)),
         ({"key": "checkout-btn", "name": "Same key"}, "name", "Same key"),
     ],
@@ -422,24 +425,24 @@ def test_complete_rejects_a_bad_winner(winner: Any) -> None:
 def test_draft_patch_changes_any_field(
     patch: dict[str, Any], attribute: str, expected: Any
 ) -> None:
-    assert getattr(draft().patch(patch), attribute) == expected
+    assert getattr(draft().patch(patch, LATER), attribute) == expected
 
 
 def test_draft_patch_of_variations_without_weights_resets_weights() -> None:
-    exp = draft(weights=[0.2, 0.8]).patch({"variations": ["a", "b", "c"]})
+    exp = draft(weights=[0.2, 0.8]).patch({"variations": ["a", "b", "c"]}, LATER)
     assert exp.weights is None
 
 
 def test_draft_patch_of_variations_with_weights_sets_both() -> None:
     exp = draft(weights=[0.2, 0.8]).patch(
-        {"variations": ["a", "b", "c"], "weights": [0.5, 0.25, 0.25]}
+        {"variations": ["a", "b", "c"], "weights": [0.5, 0.25, 0.25]}, LATER
     )
     assert (exp.variations, exp.weights) == (("a", "b", "c"), (0.5, 0.25, 0.25))
 
 
 def test_patch_leaves_other_fields_alone() -> None:
     exp = draft(weights=[0.2, 0.8], metrics=["buy"], namespace=["ns", 0, 0.5])
-    assert exp.patch({"name": "Renamed"}) == replace(exp, name="Renamed")
+    assert exp.patch({"name": "Renamed"}, LATER) == replace(exp, name="Renamed")
 
 
 @pytest.mark.parametrize(
@@ -449,25 +452,29 @@ def test_patch_leaves_other_fields_alone() -> None:
         ({"coverage": 0.4}, "coverage", 0.4),
         ({"max_participants": 50}, "max_participants", 50),
         ({"name": "New"}, "name", "New"),
-        ({"metrics": ["buy", "signup"]}, "metrics", ("buy", "signup")),
+        (
+            {"metrics": ["buy", "signup"]},
+            "metrics",
+            (Metric("buy"), Metric("signup", role="secondary")),
+        ),
     ],
     ids=["weights", "coverage", "max_participants", "name", "metrics"],
 )
 def test_running_patch_changes_patchable_fields(
     patch: dict[str, Any], attribute: str, expected: Any
 ) -> None:
-    assert getattr(running().patch(patch), attribute) == expected
+    assert getattr(running().patch(patch, LATER), attribute) == expected
 
 
 def test_running_patch_keeps_status_version_and_timestamps() -> None:
     exp = replace(running(), version=7)
-    patched = exp.patch({"coverage": 0.5})
+    patched = exp.patch({"coverage": 0.5}, LATER)
     keep = ("status", "version", "created_at", "started_at", "stopped_at", "winner")
     assert [getattr(patched, a) for a in keep] == [getattr(exp, a) for a in keep]
 
 
 def test_running_patch_recomputes_bucket_ranges() -> None:
-    patched = running().patch({"coverage": 0})
+    patched = running().patch({"coverage": 0}, LATER)
     assert {patched.candidate(user) for user in IDS[:500]} == {-1}
 
 
@@ -483,32 +490,32 @@ def test_running_patch_recomputes_bucket_ranges() -> None:
 )
 def test_running_patch_of_locked_field_is_a_conflict(patch: dict[str, Any]) -> None:
     with pytest.raises(ConflictError):
-        running().patch(patch)
+        running().patch(patch, LATER)
 
 
 @pytest.mark.parametrize("status", ["stopped", "completed"])
 def test_locked_fields_stay_locked_after_running(status: str) -> None:
     with pytest.raises(ConflictError):
-        _in_status(status).patch({"seed": "s2"})
+        _in_status(status).patch({"seed": "s2"}, LATER)
 
 
 @pytest.mark.parametrize("status", ["draft", "running"])
 def test_patch_cannot_change_the_key(status: str) -> None:
     with pytest.raises(ValidationError) as info:
-        _in_status(status).patch({"key": "other"})
+        _in_status(status).patch({"key": "other"}, LATER)
     assert info.value.field == "key"
 
 
 @pytest.mark.parametrize("status", ["draft", "running"])
 def test_patch_rejects_unknown_fields(status: str) -> None:
     with pytest.raises(ValidationError) as info:
-        _in_status(status).patch({"status": "completed"})
+        _in_status(status).patch({"status": "completed"}, LATER)
     assert info.value.field == "status"
 
 
 def test_patch_validates_the_merged_result() -> None:
     with pytest.raises(ValidationError) as info:
-        running().patch({"weights": [0.5, 0.6]})
+        running().patch({"weights": [0.5, 0.6]}, LATER)
     assert info.value.field == "weights"
 
 
@@ -528,10 +535,16 @@ def test_patch_validates_the_merged_result() -> None:
                 seed="s1",
                 hash_version=1,
                 max_participants=10,
-                metrics=["buy"],
+                metrics=[
+                    "buy",
+                    {"event": "revenue", "type": "value", "cap_percentile": 0.99},
+                    {"event": "refund", "role": "guardrail", "margin": 0.02},
+                ],
                 namespace={"id": "ns", "range": [0.1, 0.6]},
+                analysis={"alpha": 0.01, "mode": "fixed", "planned_users": 40_000},
             )
             .start(NOW + 10)
+            .patch({"weights": [0.5, 0.25, 0.25]}, NOW + 15)
             .complete("b", NOW + 20),
             version=12,
         ),
@@ -549,3 +562,292 @@ def test_to_dict_from_dict_round_trip(exp: Experiment) -> None:
 def test_to_dict_names_the_winner() -> None:
     exp = running().complete("green", NOW + 20)
     assert exp.to_dict()["winner"] == "green"
+
+
+def test_to_dict_has_full_metrics_analysis_and_phases() -> None:
+    exp = draft(metrics=["buy", {"event": "revenue", "type": "value"}]).start(NOW)
+    data = exp.to_dict()
+    assert data["metrics"] == [
+        {
+            "event": "buy",
+            "type": "conversion",
+            "role": "primary",
+            "direction": "higher",
+            "margin": None,
+            "cap": None,
+            "cap_percentile": None,
+            "window": None,
+        },
+        {
+            "event": "revenue",
+            "type": "value",
+            "role": "secondary",
+            "direction": "higher",
+            "margin": None,
+            "cap": None,
+            "cap_percentile": None,
+            "window": None,
+        },
+    ]
+    assert data["analysis"] == {
+        "alpha": 0.05,
+        "power": 0.8,
+        "mde": 0.05,
+        "planned_users": 10_000,
+        "mode": "sequential",
+        "correction": "holm",
+        "min_sample": 150,
+    }
+    assert data["phases"] == [{"index": 0, "started_at": NOW, "weights": [0.5, 0.5]}]
+
+
+def test_legacy_stored_experiment_gets_one_phase_and_object_metrics() -> None:
+    legacy = {
+        "key": "old",
+        "name": "old",
+        "variations": ["a", "b", "c"],
+        "weights": [0.2, 0.3, 0.5],
+        "coverage": 1.0,
+        "seed": "old",
+        "hash_version": 2,
+        "max_participants": None,
+        "metrics": ["buy", "view"],
+        "namespace": None,
+        "status": "running",
+        "winner": None,
+        "created_at": NOW,
+        "started_at": NOW + 10,
+        "stopped_at": None,
+        "completed_at": None,
+        "version": 3,
+    }
+    exp = Experiment.from_dict(legacy, 3)
+    assert exp.phases == (Phase(NOW + 10, (0.2, 0.3, 0.5)),)
+    assert exp.metrics == (Metric("buy"), Metric("view", role="secondary"))
+    assert exp.analysis == AnalysisSettings()
+    assert Experiment.from_dict(exp.to_dict(), 3) == exp
+
+
+def test_legacy_stored_draft_has_no_phase() -> None:
+    legacy = {"key": "old", "variations": ["a", "b"], "status": "draft"}
+    assert Experiment.from_dict(legacy).phases == ()
+
+
+def test_metrics_built_by_hand_may_be_event_keys() -> None:
+    exp = Experiment(key="k", variations=("a", "b"), metrics=("buy", "view"))  # type: ignore[arg-type]
+    assert exp.metrics == (Metric("buy"), Metric("view", role="secondary"))
+    assert exp.metric_keys == ("buy", "view")
+
+
+def test_metric_keys_follow_the_metrics_in_order() -> None:
+    exp = draft(metrics=[{"event": "refund", "role": "guardrail"}, "buy", "view"])
+    assert exp.metric_keys == ("refund", "buy", "view")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"metrics": [{"event": "x", "margin": 0.1}]}, "metrics[0].margin"),
+        ({"metrics": ["a", {"event": "b", "kind": "value"}]}, "metrics[1].kind"),
+        ({"analysis": {"alpha": 0.5}}, "analysis.alpha"),
+        ({"analysis": {"alpha": 0.01, "beta": 0.2}}, "analysis.beta"),
+        ({"analysis": [0.01]}, "analysis"),
+    ],
+    ids=["margin", "metric-unknown", "alpha", "analysis-unknown", "analysis-list"],
+)
+def test_create_names_the_bad_metric_or_analysis_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        draft(**changes)
+    assert info.value.field == field
+
+
+# --- analysis settings in a patch --------------------------------------------
+
+
+def test_analysis_patch_merges_into_the_current_settings() -> None:
+    exp = running(analysis={"alpha": 0.01})
+    patched = exp.patch({"analysis": {"mode": "fixed"}}, LATER)
+    assert patched.analysis == AnalysisSettings(alpha=0.01, mode="fixed")
+
+
+def test_analysis_patch_null_resets_a_field_or_all() -> None:
+    exp = running(analysis={"alpha": 0.01, "mode": "fixed"})
+    one = exp.patch({"analysis": {"alpha": None}}, LATER)
+    assert one.analysis == AnalysisSettings(mode="fixed")
+    assert exp.patch({"analysis": None}, LATER).analysis == AnalysisSettings()
+
+
+def test_bad_analysis_patch_names_the_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        running().patch({"analysis": {"power": 2}}, LATER)
+    assert info.value.field == "analysis.power"
+
+
+# --- phases --------------------------------------------------------------------
+
+
+def test_draft_has_no_phase() -> None:
+    assert draft(weights=[0.2, 0.8]).phases == ()
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        (MISSING, (0.5, 0.5)),
+        ([0.2, 0.8], (0.2, 0.8)),
+        ([0.4, 0.595], (0.4 / 0.995, 0.595 / 0.995)),
+    ],
+    ids=["equal-split", "given", "normalised"],
+)
+def test_start_begins_phase_zero_with_the_effective_weights(
+    weights: Any, expected: tuple[float, ...]
+) -> None:
+    exp = draft(weights=weights).start(NOW + 10)
+    assert exp.phases == (Phase(NOW + 10, expected),)
+
+
+def test_phase_weights_within_a_billionth_of_one_are_kept_exactly() -> None:
+    weights = [0.33333333333, 0.33333333333, 0.33333333333]  # 1 - 1e-11
+    exp = draft(variations=["a", "b", "c"], weights=weights).start(NOW)
+    assert exp.phases[0].weights == tuple(weights)
+
+
+def test_phase_weights_further_from_one_are_normalised() -> None:
+    exp = draft(variations=["a", "b", "c"], weights=[0.333] * 3).start(NOW)
+    assert exp.weights == (0.333, 0.333, 0.333)
+    assert exp.phases[0].weights == (1 / 3, 1 / 3, 1 / 3)
+
+
+def test_equal_split_of_three() -> None:
+    exp = draft(variations=["a", "b", "c"]).start(NOW)
+    assert exp.phases[0].weights == (1 / 3, 1 / 3, 1 / 3)
+
+
+def test_restart_after_stop_keeps_the_phases() -> None:
+    exp = running().stop(NOW + 20).start(NOW + 30)
+    assert exp.phases == (Phase(NOW + 10, (0.5, 0.5)),)
+
+
+@pytest.mark.parametrize("status", ["running", "stopped"])
+def test_weights_change_of_a_started_experiment_begins_a_phase(status: str) -> None:
+    exp = _in_status(status)
+    patched = exp.patch({"weights": [0.2, 0.8]}, LATER)
+    assert patched.phases == (*exp.phases, Phase(LATER, (0.2, 0.8)))
+    assert patched.weights == (0.2, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("start", "patch"),
+    [
+        ([0.3, 0.7], {"weights": [0.3, 0.7]}),
+        (MISSING, {"weights": [0.5, 0.5]}),
+        ([0.5, 0.5], {"weights": None}),
+        ([0.3, 0.7], {"coverage": 0.5}),
+        ([0.3, 0.7], {"max_participants": 100}),
+        ([0.3, 0.7], {"metrics": ["buy"]}),
+        ([0.3, 0.7], {"analysis": {"alpha": 0.01}}),
+        ([0.3, 0.7], {"name": "renamed"}),
+    ],
+    ids=[
+        "same-weights",
+        "equal-split-made-explicit",
+        "explicit-made-equal-split",
+        "coverage",
+        "cap",
+        "metrics",
+        "analysis",
+        "name",
+    ],
+)
+def test_other_changes_begin_no_phase(start: Any, patch: dict[str, Any]) -> None:
+    exp = running(weights=start)
+    assert exp.patch(patch, LATER).phases == exp.phases
+
+
+def test_draft_weights_change_begins_no_phase() -> None:
+    exp = draft().patch({"weights": [0.2, 0.8]}, LATER)
+    assert exp.phases == ()
+    assert exp.start(LATER + 1).phases == (Phase(LATER + 1, (0.2, 0.8)),)
+
+
+def test_completed_weights_change_begins_no_phase() -> None:
+    exp = _in_status("completed")
+    assert exp.patch({"weights": [0.2, 0.8]}, LATER).phases == exp.phases
+
+
+def test_phases_accumulate() -> None:
+    exp = (
+        running()
+        .patch({"weights": [0.2, 0.8]}, NOW + 100)
+        .patch({"weights": [0.5, 0.5]}, NOW + 200)
+    )
+    assert exp.phases == (
+        Phase(NOW + 10, (0.5, 0.5)),
+        Phase(NOW + 100, (0.2, 0.8)),
+        Phase(NOW + 200, (0.5, 0.5)),
+    )
+
+
+def test_a_clock_behind_the_current_phase_starts_the_new_one_with_it() -> None:
+    exp = running().patch({"weights": [0.2, 0.8]}, NOW)  # started at NOW + 10
+    assert exp.phases[-1] == Phase(NOW + 10, (0.2, 0.8))
+
+
+@pytest.mark.parametrize("status", ["running", "stopped"])
+def test_new_phase_keeps_the_weights(status: str) -> None:
+    exp = _in_status(status)
+    fresh = exp.new_phase(LATER)
+    assert fresh.phases == (*exp.phases, Phase(LATER, (0.5, 0.5)))
+    assert replace(fresh, phases=exp.phases) == exp
+
+
+@pytest.mark.parametrize("weights", [[0.1, 0.9], (0.1, 0.9)], ids=["list", "tuple"])
+def test_new_phase_with_weights_sets_them(weights: Any) -> None:
+    fresh = running().new_phase(LATER, weights)
+    assert fresh.weights == (0.1, 0.9)
+    assert fresh.phases[-1] == Phase(LATER, (0.1, 0.9))
+
+
+@pytest.mark.parametrize("status", ["draft", "completed"])
+def test_new_phase_needs_a_started_experiment(status: str) -> None:
+    with pytest.raises(ConflictError):
+        _in_status(status).new_phase(LATER)
+
+
+@pytest.mark.parametrize(
+    ("weights", "field"),
+    [
+        ([0.5], "weights"),
+        ([0.5, 0.6], "weights"),
+        ([True, False], "weights[0]"),
+        (0.5, "weights"),
+        (["a", "b"], "weights[0]"),
+    ],
+    ids=["count", "sum", "bool", "number", "strings"],
+)
+def test_new_phase_names_bad_weights(weights: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        running().new_phase(LATER, weights)
+    assert info.value.field == field
+
+
+def test_phase_at_uses_whole_second_boundaries() -> None:
+    exp = replace(
+        running(),
+        phases=(Phase(100.7, (0.5, 0.5)), Phase(200.2, (0.2, 0.8))),
+    )
+    assert [exp.phase_at(t) for t in (50, 100, 199, 199.99, 200, 200.1, 300)] == [
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        1,
+    ]
+
+
+def test_phase_at_without_phases_is_zero() -> None:
+    assert draft().phase_at(NOW) == 0

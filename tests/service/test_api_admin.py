@@ -31,7 +31,10 @@ def test_list_and_get(admin: Admin) -> None:
     listed = admin.get("/experiments").json["experiments"]
     assert sorted(e["key"] for e in listed) == ["one", "two"]
     two = admin.get("/experiments/two").json
-    assert two["metrics"] == ["buy", "view"]
+    assert [(m["event"], m["role"]) for m in two["metrics"]] == [
+        ("buy", "primary"),
+        ("view", "secondary"),
+    ]
     assert two["counts"]["participants"] == 0
 
 

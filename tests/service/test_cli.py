@@ -44,6 +44,32 @@ def enroll(client: FlaskClient, *users: str) -> dict[str, str]:
     }
 
 
+def metric(event: str, **fields: Any) -> dict[str, Any]:
+    """A metric as the API prints it: every field, defaults unless given."""
+    return {
+        "event": event,
+        "type": "conversion",
+        "role": "primary",
+        "direction": "higher",
+        "margin": None,
+        "cap": None,
+        "cap_percentile": None,
+        "window": None,
+        **fields,
+    }
+
+
+ANALYSIS_DEFAULTS = {
+    "alpha": 0.05,
+    "power": 0.8,
+    "mde": 0.05,
+    "planned_users": 10_000,
+    "mode": "sequential",
+    "correction": "holm",
+    "min_sample": 150,
+}
+
+
 # -- experiments: reading -----------------------------------------------------
 
 
@@ -129,8 +155,10 @@ def test_create_with_every_option(runner: FlaskCliRunner, admin: Admin) -> None:
         "seed": "s1",
         "hash_version": 1,
         "max_participants": 100,
-        "metrics": ["buy", "view"],
+        "metrics": [metric("buy"), metric("view", role="secondary")],
         "namespace": {"id": "checkout", "range": [0, 0.5]},
+        "analysis": ANALYSIS_DEFAULTS,
+        "phases": [],
         "status": "draft",
         "winner": None,
         "created_at": None,
@@ -152,7 +180,7 @@ def test_create_from_a_json_body(
     args = ("experiments", "create", "btn", "--json", spec, "--coverage", "0.7")
     ok(runner, *args, input=body if how == "stdin" else None)
     stored = admin.get("/experiments/btn").json
-    assert (stored["variations"], stored["metrics"]) == (["a", "b"], ["x"])
+    assert (stored["variations"], stored["metrics"]) == (["a", "b"], [metric("x")])
     assert stored["coverage"] == 0.7  # the option wins over the body
 
 

@@ -57,8 +57,12 @@ def experiment_results(key: str) -> dict[str, Any]:
 @bp.patch("/experiments/<key>")
 @require_admin
 def patch_experiment(key: str) -> dict[str, Any]:
-    """Change weights, coverage, cap, name or metrics (anything while draft)."""
-    return management.patch_experiment(get_services(), key, json_body()).to_dict()
+    """Change weights, coverage, cap, name, metrics, analysis (all while draft).
+
+    A weights change of a started experiment begins a new phase.
+    """
+    svc = get_services()
+    return management.patch_experiment(svc, key, json_body(), time.time()).to_dict()
 
 
 @bp.post("/experiments/<key>/start")
