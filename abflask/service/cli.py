@@ -263,6 +263,23 @@ def patch_experiment(key: str, body: str | None, **fields: Any) -> None:
     _echo_json(changed.to_dict())
 
 
+@experiments.command("new-phase")
+@click.argument("key")
+@click.option(
+    "--weights", callback=_values, help="New comma-separated shares summing to 1."
+)
+def new_phase(key: str, weights: Any) -> None:
+    """Begin a phase (as POST /experiments/KEY/phases); print the experiment.
+
+    The phase keeps the current weights unless --weights gives new ones; the
+    experiment must be running or stopped.
+    """
+    payload = {} if weights is None else {"weights": weights}
+    _echo_json(
+        management.new_phase(get_services(), key, payload, time.time()).to_dict()
+    )
+
+
 @experiments.command("start")
 @click.argument("key")
 def start_experiment(key: str) -> None:

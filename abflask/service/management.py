@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from abflask.core.experiment import Experiment, parse_experiment
-from abflask.core.fields import parse_key
+from abflask.core.fields import check_fields, parse_key
 from abflask.core.flag import Flag, parse_flag
 from abflask.errors import ConflictError, NotFoundError
 from abflask.service.extension import Services
@@ -108,6 +108,17 @@ def stop_experiment(svc: Services, key: str, now: float) -> Experiment:
 def complete_experiment(svc: Services, key: str, winner: Any, now: float) -> Experiment:
     """running or stopped → completed: everyone gets ``winner``, nobody is enrolled."""
     return _transition(svc, key, lambda e: e.complete(winner, now))
+
+
+def new_phase(svc: Services, key: str, payload: Any, now: float) -> Experiment:
+    """Begin a phase of a running or stopped experiment at ``now``.
+
+    ``payload`` is ``{}`` (the current weights) or ``{"weights": [...]}``.
+    ConflictError for a draft or completed experiment; ValidationError naming
+    the field for bad weights or an unknown field.
+    """
+    body = check_fields(payload, {"weights"}, "")
+    return _transition(svc, key, lambda e: e.new_phase(now, body.get("weights")))
 
 
 def delete_experiment(svc: Services, key: str) -> None:

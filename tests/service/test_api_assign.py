@@ -63,6 +63,7 @@ def test_sticky_after_weights_change(client: FlaskClient, admin: Admin) -> None:
     assert {assign(client, u, "exp")["variation"] for u in users} == {"control"}
     changed = admin.patch("/experiments/exp", json={"weights": [0.0, 1.0]})
     assert changed.status_code == 200
+    assert [p["weights"] for p in changed.json["phases"]] == [[1.0, 0.0], [0.0, 1.0]]
     assert {assign(client, u, "exp")["variation"] for u in users} == {"control"}
     assert assign(client, "newcomer", "exp")["variation"] == "treatment"
 

@@ -32,6 +32,9 @@ FIELDS = sorted(
     | {"timestamp", "events", "exposures", "key", "name", "variations", "weights"}
     | {"coverage", "seed", "hash_version", "max_participants", "metrics"}
     | {"namespace", "id", "range", "winner", "enabled", "rollout", "description"}
+    | {"analysis", "type", "role", "direction", "margin", "cap", "cap_percentile"}
+    | {"window", "alpha", "power", "mde", "planned_users", "mode", "correction"}
+    | {"min_sample"}
 )
 """Every field name the API reads, so generated bodies reach deep validation."""
 KEYS = ["exp", "nav", "default", "nope", "a" * 65, "ü", "."]
@@ -85,7 +88,22 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "seed": st.text(min_size=1, max_size=4),
     "hash_version": st.sampled_from([1, 2]),
     "max_participants": st.none() | st.integers(1, 100),
-    "metrics": st.sampled_from([["buy"], ["buy", "view"]]),
+    "metrics": st.sampled_from(
+        [
+            ["buy"],
+            ["buy", "view"],
+            [{"event": "buy", "type": "value", "cap_percentile": 0.9}],
+            ["buy", {"event": "refund", "role": "guardrail", "margin": 0.01}],
+        ]
+    ),
+    "analysis": st.fixed_dictionaries(
+        {},
+        optional={
+            "alpha": st.floats(0, 0.3),
+            "planned_users": st.integers(0, 10**11),
+            "mode": st.sampled_from(["sequential", "fixed", "x"]),
+        },
+    ),
     "namespace": st.fixed_dictionaries(
         {
             "id": st.just("ns"),
@@ -131,7 +149,15 @@ def shaped(required: set[str], optional: set[str]) -> st.SearchStrategy[Any]:
 
 
 EVENT = shaped({"user_id", "event"}, {"value", "properties", "event_id", "timestamp"})
-EXPERIMENT = {"name", "weights", "coverage", "max_participants", "metrics", "namespace"}
+EXPERIMENT = {
+    "name",
+    "weights",
+    "coverage",
+    "max_participants",
+    "metrics",
+    "namespace",
+    "analysis",
+}
 FLAG = {"enabled", "rollout", "seed", "description"}
 SHAPES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("/process_user", "POST"): shaped({"user_id"}, {"experiment"}),
@@ -144,6 +170,7 @@ SHAPES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ),
     ("/experiments/<key>", "PATCH"): shaped(set(), EXPERIMENT | {"variations"}),
     ("/experiments/<key>/complete", "POST"): shaped({"winner"}, set()),
+    ("/experiments/<key>/phases", "POST"): shaped(set(), {"weights"}),
     ("/flags", "POST"): shaped({"key"}, FLAG),
     ("/flags/<key>", "PATCH"): shaped(set(), FLAG),
     ("/sdk/exposures", "POST"): st.fixed_dictionaries(

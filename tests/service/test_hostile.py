@@ -100,6 +100,13 @@ BEYOND_FLOAT = [
         "max_participants",
     ),
     ("/flags", big('{"key": "f", "rollout": BIG}'), "rollout"),
+    (
+        "/experiments",
+        EXPERIMENT % (big('"metrics": [{"event": "x", "type": "value", "cap": BIG}]')),
+        "metrics[0].cap",
+    ),
+    ("/experiments", EXPERIMENT % (big('"analysis": {"mde": BIG}')), "analysis.mde"),
+    ("/experiments/exp/phases", big('{"weights": [BIG, 0]}'), "weights[0]"),
 ]
 
 
@@ -136,6 +143,7 @@ JSON_ENDPOINTS = [
     ("POST", "/experiments"),
     ("PATCH", "/experiments/exp"),
     ("POST", "/experiments/exp/complete"),
+    ("POST", "/experiments/exp/phases"),
     ("POST", "/flags"),
     ("PATCH", "/flags/nav"),
     ("POST", "/sdk/exposures"),

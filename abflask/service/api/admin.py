@@ -14,7 +14,7 @@ from flask import Blueprint
 from abflask.core.fields import parse_key, parse_user_id
 from abflask.errors import ValidationError
 from abflask.service import management
-from abflask.service.api.parsing import json_body, params
+from abflask.service.api.parsing import json_body, params, raw_body
 from abflask.service.auth import require_admin
 from abflask.service.extension import get_services
 
@@ -77,6 +77,17 @@ def start_experiment(key: str) -> dict[str, Any]:
 def stop_experiment(key: str) -> dict[str, Any]:
     """running → stopped (everyone gets the first variation)."""
     return management.stop_experiment(get_services(), key, time.time()).to_dict()
+
+
+@bp.post("/experiments/<key>/phases")
+@require_admin
+def new_phase(key: str) -> dict[str, Any]:
+    """Begin a phase of a running or stopped experiment; returns the experiment.
+
+    ``{}`` (or no body) keeps the weights; ``{"weights": [...]}`` sets new ones.
+    """
+    body = json_body() if raw_body().strip() else {}
+    return management.new_phase(get_services(), key, body, time.time()).to_dict()
 
 
 @bp.post("/experiments/<key>/complete")
