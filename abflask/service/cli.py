@@ -69,6 +69,31 @@ def _scalar(ctx: click.Context, param: click.Parameter, raw: str | None) -> Any:
     return None if raw is None else _value(raw)
 
 
+def _json_option(raw: str, kind: type, what: str) -> Any:
+    """An option given as JSON text: a list or an object (``kind``)."""
+    try:
+        value = parse_json_body(raw)
+    except AbflaskError as exc:
+        raise click.BadParameter(exc.message.removeprefix("body: ")) from exc
+    if not isinstance(value, kind):
+        raise click.BadParameter(f"must be {what}")
+    return value
+
+
+def _metrics(ctx: click.Context, param: click.Parameter, raw: str | None) -> Any:
+    """Event keys (``buy,view``), or the API's JSON list of metrics (``[...]``)."""
+    if raw is not None and raw.lstrip().startswith("["):
+        return _json_option(raw, list, "a JSON list of metrics")
+    return _names(ctx, param, raw)
+
+
+def _object(ctx: click.Context, param: click.Parameter, raw: str | None) -> Any:
+    """A JSON object as the API takes it; ``null`` as such (defaults, for a patch)."""
+    if raw is None or raw == "null":
+        return None
+    return _json_option(raw, dict, "a JSON object")
+
+
 def _namespace(ctx: click.Context, param: click.Parameter, raw: str | None) -> Any:
     if raw is None or raw == "null":
         return None
@@ -180,7 +205,16 @@ EXPERIMENT_OPTIONS = _options(
         "--max-participants", callback=_scalar, help="Enrollment cap; null for none."
     ),
     click.option(
-        "--metrics", callback=_names, help="Comma-separated event keys, primary first."
+        "--metrics",
+        callback=_metrics,
+        metavar="KEYS|JSON",
+        help="Comma-separated event keys, primary first, or a JSON list of metrics.",
+    ),
+    click.option(
+        "--analysis",
+        callback=_object,
+        metavar="JSON",
+        help="Analysis settings as a JSON object, e.g. '{\"alpha\": 0.01}'.",
     ),
     click.option(
         "--namespace",

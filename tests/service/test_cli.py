@@ -169,6 +169,45 @@ def test_create_with_every_option(runner: FlaskCliRunner, admin: Admin) -> None:
     }
 
 
+def test_create_with_metric_objects_and_analysis(
+    runner: FlaskCliRunner, admin: Admin
+) -> None:
+    metrics = [
+        {"event": "revenue", "type": "value", "cap_percentile": 0.99},
+        {"event": "refund", "role": "guardrail", "direction": "lower", "margin": 0.01},
+    ]
+    printed = json.loads(
+        ok(
+            runner,
+            *("experiments", "create", "btn", "--variations", "a,b"),
+            *("--metrics", json.dumps(metrics)),
+            *("--analysis", '{"alpha": 0.01, "mode": "fixed"}'),
+        ).stdout
+    )
+    assert printed["metrics"] == [
+        metric("revenue", type="value", cap_percentile=0.99),
+        metric("refund", role="guardrail", direction="lower", margin=0.01),
+    ]
+    assert printed["analysis"] == ANALYSIS_DEFAULTS | {"alpha": 0.01, "mode": "fixed"}
+    api = admin.get("/experiments/btn").json
+    assert (api["metrics"], api["analysis"]) == (
+        printed["metrics"],
+        printed["analysis"],
+    )
+
+
+def test_patch_analysis_merges_as_the_api_does(
+    runner: FlaskCliRunner, admin: Admin
+) -> None:
+    admin.experiment("exp", analysis={"alpha": 0.01})
+    ok(runner, "experiments", "patch", "exp", "--analysis", '{"min_sample": 500}')
+    admin.experiment("two", analysis={"alpha": 0.01})
+    admin.patch("/experiments/two", json={"analysis": {"min_sample": 500}})
+    by_cli = admin.get("/experiments/exp").json["analysis"]
+    assert by_cli == admin.get("/experiments/two").json["analysis"]
+    assert by_cli == ANALYSIS_DEFAULTS | {"alpha": 0.01, "min_sample": 500}
+
+
 @pytest.mark.parametrize("how", ["inline", "file", "stdin"])
 def test_create_from_a_json_body(
     runner: FlaskCliRunner, admin: Admin, tmp_path: Path, how: str
@@ -193,6 +232,11 @@ BAD_CREATES = {
     "hash-version": (["--hash-version", "3"], {"hash_version": 3}),
     "cap": (["--max-participants", "0"], {"max_participants": 0}),
     "metric": (["--metrics", "$bad"], {"metrics": ["$bad"]}),
+    "metric-object": (
+        ["--metrics", '[{"event": "x", "margin": 0.1}]'],
+        {"metrics": [{"event": "x", "margin": 0.1}]},
+    ),
+    "analysis": (["--analysis", '{"alpha": 1}'], {"analysis": {"alpha": 1}}),
     "namespace": (["--namespace", "ns:0.5:0.1"], {"namespace": ["ns", 0.5, 0.1]}),
     "unknown-field": (["--json", '{"colour": 1}'], {"colour": 1}),
 }
@@ -380,8 +424,20 @@ def test_bad_key_fails_as_the_api_does(
         ["experiments", "create", "btn", "--json", "@/no/such/file"],
         ["experiments", "frobnicate"],
         ["flags", "create", "f", "--enabled", "yes"],
+        ["experiments", "create", "btn", "--variations", "a,b", "--metrics", "[x"],
+        ["experiments", "create", "btn", "--variations", "a,b", "--analysis", "[]"],
+        ["experiments", "create", "btn", "--variations", "a,b", "--analysis", "a=1"],
     ],
-    ids=["no-key", "bad-namespace", "unreadable-body", "no-such-command", "extra-arg"],
+    ids=[
+        "no-key",
+        "bad-namespace",
+        "unreadable-body",
+        "no-such-command",
+        "extra-arg",
+        "metrics-bad-json",
+        "analysis-not-object",
+        "analysis-not-json",
+    ],
 )
 def test_usage_errors_exit_2(
     runner: FlaskCliRunner, redis: redis_py.Redis, args: list[str]
