@@ -419,7 +419,10 @@ def users_needed(
     difference theta = |m_c mde|, tested at level alpha / ``family``
     (Bonferroni: Holm's first step over a family of that many tests).
     ``kind`` "conversion" takes each arm's variance as p(1 - p); "value"
-    gives both arms the control's variance. With S = per-user variance of
+    keeps the control's coefficient of variation, so the treatment's variance
+    is the control's times (1 + mde)^2 (an effect that scales every amount, as
+    revenue effects do; assuming equal variances would promise too much
+    power). With S = per-user variance of
     both arms summed, ``mode`` "fixed" gives the fixed-horizon normal size
     ceil((z_{1-alpha'/2} + z_power)^2 S / theta^2); "sequential" the smallest
     n with theta >= sequential half-width + z_power * se at 2n users
@@ -442,7 +445,7 @@ def users_needed(
             return None
         per_user = m_c * (1.0 - m_c) + m_t * (1.0 - m_t)
     else:
-        per_user = 2.0 * control.var
+        per_user = control.var * (1.0 + (1.0 + mde) ** 2)
     if not per_user > 0.0:
         return None
     level = alpha / family

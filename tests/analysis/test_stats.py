@@ -549,7 +549,7 @@ def per_user_variance(control: Summary, kind: str, mde: float) -> float:
     m_t = m_c * (1 + mde)
     if kind == "conversion":
         return m_c * (1 - m_c) + m_t * (1 - m_t)
-    return 2 * control.var
+    return control.var * (1 + (1 + mde) ** 2)  # the same coefficient of variation
 
 
 def ref_detects(control: Summary, kind: str, mde: float, n: int, level: float) -> bool:
