@@ -206,6 +206,8 @@ def test_patch_analysis_merges_as_the_api_does(
     by_cli = admin.get("/experiments/exp").json["analysis"]
     assert by_cli == admin.get("/experiments/two").json["analysis"]
     assert by_cli == ANALYSIS_DEFAULTS | {"alpha": 0.01, "min_sample": 500}
+    ok(runner, "experiments", "patch", "exp", "--analysis", "null")
+    assert admin.get("/experiments/exp").json["analysis"] == ANALYSIS_DEFAULTS
 
 
 @pytest.mark.parametrize("how", ["inline", "file", "stdin"])
