@@ -50,7 +50,7 @@ def test_batch_answers_as_single_calls_would(
 
 def test_stale_items_write_nothing(store: Store, redis: redis_py.Redis) -> None:
     exp = running(store)
-    store.save_experiment(exp.patch({"name": "renamed"}))
+    store.save_experiment(exp.patch({"name": "renamed"}, now=1.7e9))
     assert store.enroll_many([(exp, "u1", 0)], 1.7e9) == [(Enrollment.STALE, -1)]
     assert redis.llen(f"{PREFIX}:x:{{exp}}:log") == 0
 
