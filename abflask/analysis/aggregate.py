@@ -1,23 +1,36 @@
 """Per-user aggregates of one experiment, folded from event-log chunks.
 
-Decodes raw log records (layout in ``abflask/core/records.py``) with numpy, a chunk at a
-time, and keeps two tables: one row per participant (variation, first
-exposure) and one row per participant and event key (value total, count,
-first time). Pure: no Redis, no files; ``analysis`` does the I/O.
+Decodes raw log records (layout in ``abflask/core/records.py``) with numpy, a
+chunk at a time, and keeps two tables: one row per participant (variation,
+first exposure, exposed to several variations or not) and one row per
+participant and event key (value total, count, first time) of the events
+attributed to the participant's exposure. Pure: no Redis, no files;
+``analysis`` does the I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from abflask.core import records
+from abflask.core.experiment import Experiment
 
 PAIR_COLUMNS = ("user", "event", "value", "count", "first_at")
 COMPACT_ROWS = 2_000_000
 """Pending partial aggregates (rows) that trigger a re-aggregation."""
+RULE = "exposure/1"
+"""Names the attribution rule in saved states; a state under another is not used."""
+TIME_LIMIT = 2**32
+"""Record times are epoch seconds below this (4 bytes in the log)."""
+NEVER = 2**62
+"""An exposure time later than any record: the user is not exposed (yet)."""
+NO_WINDOW = 2**60
+"""Seconds of the conversion window of an event id without one."""
+EVENT_IDS = 2**16
+"""Event ids are 2 bytes."""
 
 
 def _gather(buf: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
@@ -64,11 +77,18 @@ def decode(raw: list[bytes]) -> dict[str, np.ndarray]:
     }
 
 
-def _empty_users() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"variation": np.empty(0, np.int16), "exposed_at": np.empty(0, np.int64)},
-        index=pd.Index(np.empty(0, np.uint64), name="user"),
-    )
+def windows(exp: Experiment, names: Mapping[int, str]) -> dict[int, int]:
+    """Conversion windows by event id: seconds after exposure an event counts.
+
+    From the experiment's metrics that have a ``window``; a metric whose event
+    key has no id in ``names`` yet (never tracked) has no records to cut.
+    """
+    ids = {name: i for i, name in names.items()}
+    return {
+        ids[m.event]: int(m.window)
+        for m in exp.metrics
+        if m.window is not None and m.event in ids
+    }
 
 
 def _empty_pairs() -> pd.DataFrame:
@@ -95,102 +115,377 @@ def _combine(pairs: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-@dataclass
-class Aggregates:
-    """Participants and their per-event totals, as folded so far.
+def _starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins in a sorted array (non-empty)."""
+    change = np.empty(len(sorted_keys), dtype=bool)
+    change[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=change[1:])
+    return np.flatnonzero(change)
 
-    ``users``: index ``user`` (uint64 fingerprint) → ``variation``,
-    ``exposed_at`` (first exposure, epoch seconds).
-    ``pairs``: one row per (user, event id): ``value`` total, ``count``,
-    ``first_at`` (earliest event time).
-    ``position``: log records folded in.
+
+def _exposed_before(
+    user: np.ndarray, at: np.ndarray, exposure: np.ndarray
+) -> np.ndarray:
+    """For each record, the earliest time of its user's exposures up to it in the
+    chunk (itself included), or ``TIME_LIMIT`` when there is none.
+
+    A running minimum per user: records are grouped by user (stable, so log
+    order within a user is kept), and each group's times are lifted by a
+    per-group offset that decreases from group to group, so one running
+    minimum over the whole array restarts at every group.
+    """
+    order = np.argsort(user, kind="stable")
+    group = np.zeros(len(user), dtype=np.int64)
+    group[_starts(user[order])[1:]] = 1
+    np.cumsum(group, out=group)
+    step = 2 * TIME_LIMIT  # above every time and TIME_LIMIT itself
+    offset = (group[-1] - group) * step
+    lifted = np.where(exposure[order], at[order], TIME_LIMIT) + offset
+    np.minimum.accumulate(lifted, out=lifted)
+    out = np.empty(len(user), dtype=np.int64)
+    out[order] = lifted - offset
+    return out
+
+
+def _windows_key(windows: Mapping[int, int]) -> str:
+    return ",".join(f"{e}:{s}" for e, s in sorted(windows.items()))
+
+
+def _parse_windows(text: str) -> dict[int, int]:
+    """Windows as ``_windows_key`` writes them; ValueError otherwise."""
+    out = {}
+    for item in text.split(",") if text else []:
+        event, seconds = item.split(":")
+        out[int(event)] = int(seconds)
+    return _checked(out)
+
+
+def _checked(windows: Mapping[int, int]) -> dict[int, int]:
+    out = {int(e): int(s) for e, s in windows.items()}
+    if any(not 0 < e < EVENT_IDS or s <= 0 for e, s in out.items()):
+        raise ValueError(f"windows {out} are not event ids and positive seconds")
+    return out
+
+
+class _Level:
+    """Participants sorted by fingerprint: one level of ``_Users``."""
+
+    def __init__(
+        self,
+        user: np.ndarray,
+        variation: np.ndarray,
+        exposed_at: np.ndarray,
+        multi: np.ndarray,
+    ) -> None:
+        self.user = user.astype(np.uint64, copy=False)
+        self.variation = variation.astype(np.int16, copy=False)
+        self.exposed_at = exposed_at.astype(np.int64, copy=False)
+        self.multi = multi.astype(bool, copy=False)
+
+    def find(self, user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row of each of the (sorted) ``user`` here and whether it is here."""
+        idx = np.searchsorted(self.user, user)
+        found = np.zeros(len(user), dtype=bool)
+        inside = idx < len(self.user)
+        found[inside] = self.user[idx[inside]] == user[inside]
+        return idx, found
+
+    def merge(self, other: _Level) -> _Level:
+        """Both levels as one (they share no user): one pass per array."""
+        if len(self.user) < len(other.user):
+            return other.merge(self)
+        where = np.searchsorted(self.user, other.user)
+        return _Level(
+            *(
+                np.insert(mine, where, theirs)
+                for mine, theirs in zip(self.columns(), other.columns(), strict=True)
+            )
+        )
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.user, self.variation, self.exposed_at, self.multi
+
+
+class _Users:
+    """The participants as sorted levels, merged like a log-structured tree.
+
+    New users of a chunk become a level of their own; a level is merged into
+    the one before while it is at least half as large, so a user is copied
+    about log2(users / chunk) times rather than once per chunk, and there
+    are as many levels. Each user is in exactly one level.
     """
 
-    users: pd.DataFrame = field(default_factory=_empty_users)
-    pairs: pd.DataFrame = field(default_factory=_empty_pairs)
-    position: int = 0
-    _pending_users: list[pd.DataFrame] = field(default_factory=list, repr=False)
-    _pending_pairs: list[pd.DataFrame] = field(default_factory=list, repr=False)
-    _pending_rows: int = 0
-    _compact_at: int = COMPACT_ROWS
+    def __init__(self, level: _Level | None = None) -> None:
+        self.levels = [level] if level is not None and len(level.user) else []
 
-    def fold(self, columns: dict[str, np.ndarray]) -> None:
-        """Add one decoded chunk; cheap, the merging happens in ``finish``."""
+    def __len__(self) -> int:
+        return sum(len(level.user) for level in self.levels)
+
+    def exposed_at(self, user: np.ndarray) -> np.ndarray:
+        """First exposure time of each user (any order); NEVER if unknown."""
+        out = np.full(len(user), NEVER, dtype=np.int64)
+        if self.levels:
+            # Sorted queries walk each level in order: several times faster
+            # than random ones once a level outgrows the CPU caches.
+            order = np.argsort(user)
+            wanted = user[order]
+            for level in self.levels:
+                idx, found = level.find(wanted)
+                out[order[found]] = level.exposed_at[idx[found]]
+        return out
+
+    def add(
+        self,
+        user: np.ndarray,
+        variation: np.ndarray,
+        at: np.ndarray,
+        mixed: np.ndarray,
+    ) -> None:
+        """Fold in exposures: one per user, sorted by user, ``mixed`` if the
+        user had several variations among them."""
+        new = np.ones(len(user), dtype=bool)
+        for level in self.levels:
+            idx, found = level.find(user)
+            if not found.any():
+                continue
+            new &= ~found
+            rows = idx[found]
+            level.multi[rows] |= mixed[found] | (
+                level.variation[rows] != variation[found]
+            )
+            earlier = at[found] < level.exposed_at[rows]
+            level.variation[rows[earlier]] = variation[found][earlier]
+            level.exposed_at[rows[earlier]] = at[found][earlier]
+        if new.any():
+            self.levels.append(_Level(user[new], variation[new], at[new], mixed[new]))
+            while len(self.levels) > 1 and 2 * len(self.levels[-1].user) >= len(
+                self.levels[-2].user
+            ):
+                last = self.levels.pop()
+                self.levels[-1] = self.levels[-1].merge(last)
+
+    def merged(self) -> _Level:
+        """Every user in one level (which the table then keeps)."""
+        if not self.levels:
+            empty = np.empty(0)
+            return _Level(empty, empty, empty, empty)
+        while len(self.levels) > 1:
+            last = self.levels.pop()
+            self.levels[-1] = self.levels[-1].merge(last)
+        return self.levels[0]
+
+
+class Aggregates:
+    """Participants and their attributed per-event totals, as folded so far.
+
+    An event is attributed to its user's exposure when the user was exposed
+    in an earlier record of the log (the service writes the exposure before
+    any event of the user), at or before the event's time, and, when
+    ``windows`` has a conversion window for the event id (seconds), less
+    than that long before it. Other events are counted in ``unattributed``
+    and otherwise dropped. A user exposed more than once keeps the earliest
+    exposure (the first of equal times); exposures to another variation mark
+    the user ``multi``, whom results leave out.
+
+    ``users``: index ``user`` (uint64 fingerprint) → ``variation``,
+    ``exposed_at`` (first exposure, epoch seconds), ``multi``.
+    ``pairs``: one row per (user, event id) with attributed events: ``value``
+    total, ``count``, ``first_at`` (earliest time).
+    ``position``: log records folded in.
+
+    >>> agg = Aggregates({3: 86_400})  # event id 3 counts for a day
+    >>> agg.position, agg.unattributed
+    (0, 0)
+    """
+
+    def __init__(self, windows: Mapping[int, int] | None = None) -> None:
+        self.windows: dict[int, int] = _checked(windows or {})
+        self.position = 0
+        self.unattributed = 0
+        self.max_event = 0
+        """The highest event id folded in so far (0 for none)."""
+        self._table = _Users()
+        self._users: pd.DataFrame | None = None
+        self._pairs = _empty_pairs()
+        self._pending: list[pd.DataFrame] = []
+        self._pending_rows = 0
+        self._compact_at = COMPACT_ROWS
+
+    @property
+    def attribution(self) -> str:
+        """The attribution rule and windows, as saved with a state."""
+        return f"{RULE} windows={_windows_key(self.windows)}"
+
+    @property
+    def users(self) -> pd.DataFrame:
+        """One row per participant, sorted by fingerprint (see the class)."""
+        if self._users is None:
+            table = self._table.merged()
+            self._users = pd.DataFrame(
+                {
+                    "variation": table.variation,
+                    "exposed_at": table.exposed_at,
+                    "multi": table.multi,
+                },
+                index=pd.Index(table.user, name="user"),
+                copy=True,  # the table changes in place
+            )
+        return self._users
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        """One row per participant and event id (see the class)."""
+        self.finish()
+        return self._pairs
+
+    def adopt(self, windows: Mapping[int, int]) -> bool:
+        """Switch to ``windows`` if that changes nothing already folded.
+
+        True when the windows of every event id folded so far are the same
+        (ids above ``max_event`` have no records yet); False, unchanged,
+        otherwise: the log must be folded again from the start.
+        """
+        new = _checked(windows)
+
+        def seen(w: Mapping[int, int]) -> dict[int, int]:
+            return {e: s for e, s in w.items() if e <= self.max_event}
+
+        if seen(new) != seen(self.windows):
+            return False
+        self.windows = new
+        return True
+
+    def fold(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Add one decoded chunk, in log order (the merging of pairs happens in
+        ``finish``). ValueError for a time outside ``[0, TIME_LIMIT)``."""
         count = len(columns["user"])
         self.position += count
         if count == 0:
             return
-        exposure = columns["exposure"]
-        if exposure.any():
-            self._pending_users.append(
-                pd.DataFrame(
-                    {
-                        "variation": columns["variation"][exposure],
-                        "exposed_at": columns["at"][exposure],
-                    },
-                    index=pd.Index(columns["user"][exposure], name="user"),
-                )
+        user = columns["user"].astype(np.uint64, copy=False)
+        at = columns["at"].astype(np.int64, copy=False)
+        if int(at.min()) < 0 or int(at.max()) >= TIME_LIMIT:
+            raise ValueError("record times must be epoch seconds in [0, 2**32)")
+        exposure = columns["exposure"].astype(bool, copy=False)
+        has_exposures = bool(exposure.any())
+        events = np.flatnonzero(~exposure)
+        if len(events):
+            exposed_at = self._table.exposed_at(user[events])
+            if has_exposures:
+                in_chunk = _exposed_before(user, at, exposure)[events]
+                in_chunk[in_chunk == TIME_LIMIT] = NEVER
+                np.minimum(exposed_at, in_chunk, out=exposed_at)
+            self._add_events(
+                events, exposed_at, user, at, columns["event"], columns["value"]
             )
-        events = ~exposure
-        if events.any():
-            chunk = pd.DataFrame(
+        if has_exposures:
+            self._add_exposures(
+                user[exposure], columns["variation"][exposure], at[exposure]
+            )
+
+    def _add_events(
+        self,
+        rows: np.ndarray,
+        exposed_at: np.ndarray,
+        user: np.ndarray,
+        at: np.ndarray,
+        event: np.ndarray,
+        value: np.ndarray,
+    ) -> None:
+        """Attribute the events at ``rows`` and fold the attributed ones in."""
+        at, event = at[rows], event[rows].astype(np.uint16, copy=False)
+        self.max_event = max(self.max_event, int(event.max()))
+        keep = at >= exposed_at  # NEVER is later than any time
+        if self.windows:
+            window = np.full(EVENT_IDS, NO_WINDOW, dtype=np.int64)
+            window[list(self.windows)] = list(self.windows.values())
+            keep &= at < exposed_at + window[event]
+        kept = int(keep.sum())
+        self.unattributed += len(rows) - kept
+        if kept == 0:
+            return
+        # Kept as events: within one chunk few (user, event) pairs repeat, so
+        # grouping happens only when enough rows are pending.
+        self._pending.append(
+            pd.DataFrame(
                 {
-                    "user": columns["user"][events],
-                    "event": columns["event"][events],
-                    "value": columns["value"][events],
-                    "count": np.ones(int(events.sum()), dtype=np.int64),
-                    "first_at": columns["at"][events],
+                    "user": user[rows[keep]],
+                    "event": event[keep],
+                    "value": value[rows[keep]].astype(np.float64, copy=False),
+                    "count": np.ones(kept, dtype=np.int64),
+                    "first_at": at[keep],
                 }
             )
-            self._pending_pairs.append(_combine([chunk]))
-            self._pending_rows += len(self._pending_pairs[-1])
-            if self._pending_rows > self._compact_at:
-                self._pending_pairs = [_combine(self._pending_pairs)]
-                self._pending_rows = len(self._pending_pairs[0])
-                # Doubling keeps the total work linear when the distinct pairs
-                # alone exceed the threshold (many users, many event keys).
-                self._compact_at = max(COMPACT_ROWS, 2 * self._pending_rows)
+        )
+        self._pending_rows += kept
+        if self._pending_rows > self._compact_at:
+            self._pending = [_combine(self._pending)]
+            self._pending_rows = len(self._pending[0])
+            # Doubling keeps the total work linear when the distinct pairs
+            # alone exceed the threshold (many users, many event keys).
+            self._compact_at = max(COMPACT_ROWS, 2 * self._pending_rows)
+
+    def _add_exposures(
+        self, user: np.ndarray, variation: np.ndarray, at: np.ndarray
+    ) -> None:
+        """Merge one chunk's exposures (in log order) into the users."""
+        order = np.lexsort((at, user))  # by user, then time, then log order
+        user, variation, at = user[order], variation[order], at[order]
+        first = _starts(user)
+        mixed = np.minimum.reduceat(variation, first) != np.maximum.reduceat(
+            variation, first
+        )
+        self._table.add(user[first], variation[first], at[first], mixed)
+        self._users = None
 
     def finish(self) -> None:
-        """Merge everything folded since the last call into ``users``/``pairs``.
-
-        A participant keeps their first exposure; pairs of users who were
-        never exposed (only possible in imported files) are dropped.
-        """
-        if self._pending_users:
-            users = pd.concat([self.users, *self._pending_users])
-            users = users[~users.index.duplicated(keep="first")]
-            self.users = users
-        if self._pending_pairs:
-            self.pairs = _combine([self.pairs, *self._pending_pairs])
-        self._pending_users, self._pending_pairs, self._pending_rows = [], [], 0
+        """Merge the pairs folded since the last call into ``pairs``."""
+        if self._pending:
+            self._pairs = _combine([self._pairs, *self._pending])
+        self._pending, self._pending_rows = [], 0
         self._compact_at = COMPACT_ROWS
-        known = self.pairs["user"].isin(self.users.index)
-        if not known.all():
-            self.pairs = self.pairs[known].reset_index(drop=True)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for saving (see ``from_arrays``)."""
-        self.finish()
-        arrays = {
-            "users_user": self.users.index.to_numpy(np.uint64),
-            "users_variation": self.users["variation"].to_numpy(np.int16),
-            "users_exposed_at": self.users["exposed_at"].to_numpy(np.int64),
+        table = self._table.merged()
+        arrays: dict[str, np.ndarray] = {
+            "users_user": table.user,
+            "users_variation": table.variation,
+            "users_exposed_at": table.exposed_at,
+            "users_multi": table.multi,
             "position": np.array([self.position], dtype=np.int64),
+            "unattributed": np.array([self.unattributed], dtype=np.int64),
+            "max_event": np.array([self.max_event], dtype=np.int64),
+            "attribution": np.array([self.attribution]),
         }
+        pairs = self.pairs
         for name in PAIR_COLUMNS:
-            arrays[f"pairs_{name}"] = self.pairs[name].to_numpy()
+            arrays[f"pairs_{name}"] = pairs[name].to_numpy()
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Aggregates:
-        """Rebuild what ``to_arrays`` saved."""
-        users = pd.DataFrame(
-            {
-                "variation": arrays["users_variation"],
-                "exposed_at": arrays["users_exposed_at"],
-            },
-            index=pd.Index(arrays["users_user"], name="user"),
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Aggregates:
+        """Rebuild what ``to_arrays`` saved.
+
+        ValueError when the arrays cannot be a state: another attribution
+        rule, users not strictly sorted, or lengths that differ.
+        """
+        rule, _, text = str(arrays["attribution"][0]).partition(" windows=")
+        if rule != RULE:
+            raise ValueError(f"attribution rule {rule!r} is not {RULE!r}")
+        agg = cls(_parse_windows(text))
+        user = arrays["users_user"]
+        if len(user) > 1 and not bool(np.all(user[1:] > user[:-1])):
+            raise ValueError("users are not sorted")
+        columns = [arrays[f"users_{c}"] for c in ("variation", "exposed_at", "multi")]
+        if any(len(c) != len(user) for c in columns):
+            raise ValueError("users_* arrays differ in length")
+        # Copies: the table changes in place, the caller's arrays must not.
+        agg._table = _Users(_Level(user.copy(), *(c.copy() for c in columns)))
+        agg._pairs = pd.DataFrame(
+            {name: arrays[f"pairs_{name}"] for name in PAIR_COLUMNS}
         )
-        pairs = pd.DataFrame({name: arrays[f"pairs_{name}"] for name in PAIR_COLUMNS})
-        return cls(users=users, pairs=pairs, position=int(arrays["position"][0]))
+        agg.position = int(arrays["position"][0])
+        agg.unattributed = int(arrays["unattributed"][0])
+        agg.max_event = int(arrays["max_event"][0])
+        return agg

@@ -94,20 +94,25 @@ def test_pairs_hold_totals_counts_and_first_time() -> None:
     assert agg.position == 4
 
 
-def test_first_exposure_wins_and_strangers_are_dropped() -> None:
+def test_first_exposure_wins_and_strangers_are_unattributed() -> None:
+    """Events of users never exposed were dropped silently; now they are counted
+    as unattributed, and a second variation marks the user ``multi``."""
     raw = [
         record(None, "a", 0),
         record(None, "a", 1),
         record(Event("ghost", "buy", NOW), "ghost", 0),
     ]
     agg = folded(raw, 1)
-    assert agg.users["variation"].tolist() == [0]
+    assert agg.users[["variation", "multi"]].values.tolist() == [[0, True]]
     assert len(agg.pairs) == 0
+    assert agg.unattributed == 1
 
 
 def test_arrays_round_trip() -> None:
-    agg = folded(sample(300, seed=3), 50)
+    ghost = record(Event("ghost", "buy", NOW), "ghost", 0)
+    agg = folded([*sample(300, seed=3), ghost], 50)
     again = Aggregates.from_arrays(agg.to_arrays())
     assert canonical(again) == canonical(agg)
     assert again.position == agg.position
+    assert again.unattributed == agg.unattributed > 0
     assert np.array_equal(again.users.index.to_numpy(), agg.users.index.to_numpy())
