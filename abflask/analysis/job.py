@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ RENEW_AFTER = 60.0
 """Seconds between renewals of the lock while a run works."""
 UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 """What reading a torn, truncated or foreign state file raises."""
+SCALARS = ("position", "unattributed", "max_event")
+"""The one-number arrays of a state file (counts, never negative)."""
 
 
 class Lease:
@@ -113,22 +115,30 @@ def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(f"arrays {sorted(arrays)} are not a state")
     for name, want in expected.items():
         got = arrays[name]
-        if got.dtype != want.dtype or got.ndim != 1:
+        same = got.dtype == want.dtype or (got.dtype.kind == want.dtype.kind == "U")
+        if not same or got.ndim != 1:
             raise ValueError(f"array {name} is {got.dtype}{got.shape}")
     for group in ("users_", "pairs_"):
         sizes = {len(a) for n, a in arrays.items() if n.startswith(group)}
         if len(sizes) != 1:
             raise ValueError(f"{group}* arrays differ in length")
-    if len(arrays["position"]) != 1 or int(arrays["position"][0]) < 0:
-        raise ValueError("no valid position")
+    for name in SCALARS:
+        if len(arrays[name]) != 1 or int(arrays[name][0]) < 0:
+            raise ValueError(f"no valid {name}")
+    if len(arrays["attribution"]) != 1:
+        raise ValueError("no attribution")
 
 
-def load_state(path: Path, state_id: str, position: int) -> Aggregates | None:
+def load_state(
+    path: Path, state_id: str, position: int, windows: Mapping[int, int] | None = None
+) -> Aggregates | None:
     """The saved aggregates if they are exactly the ones Redis' bookmark names.
 
     None (read everything again) when there is no file, when it belongs to
-    another bookmark, or when it cannot be read: a torn or foreign file is
-    logged, never fatal.
+    another bookmark, when it was folded under other conversion ``windows``
+    (event id → seconds; logged), or when it cannot be read: a torn or
+    foreign file is logged, never fatal. The aggregates returned attribute
+    what they fold next with ``windows``.
     """
     if not state_id or not path.exists():
         return None
@@ -144,7 +154,15 @@ def load_state(path: Path, state_id: str, position: int) -> Aggregates | None:
     except UNREADABLE as exc:
         logger.warning("state file %s is unreadable (%s); ignoring it", path, exc)
         return None
-    return agg if agg.position == position else None
+    if agg.position != position:
+        return None
+    if not agg.adopt(windows or {}):
+        logger.info(
+            "state file %s was folded with other conversion windows; ignoring it",
+            path,
+        )
+        return None
+    return agg
 
 
 def save_state(path: Path, agg: Aggregates) -> str:
@@ -190,11 +208,16 @@ def analyse_experiment(
     now: float,
     write: bool = True,
     lease: Lease | None = None,
+    phase: int | None = None,
 ) -> ExperimentResult:
-    """Fold what is new in one experiment's log and compute its results.
+    """Fold what is new in one experiment's log and compute the results of its
+    ``phase`` (None: the current one).
 
-    With a ``lease``, the lock is renewed between chunks and checked again
-    right before anything is written (ConflictError if it was lost).
+    Events count only after their user's exposure and within their metric's
+    conversion window (``aggregate.Aggregates``); a state folded with other
+    windows is not used. With a ``lease``, the lock is renewed between chunks
+    and checked again right before anything is written (ConflictError if it
+    was lost).
     """
 
     def keep() -> None:
@@ -204,11 +227,14 @@ def analyse_experiment(
     path = state_path(state_dir, store.prefix, exp.key)
     position, state_id = store.bookmark(exp.key)
     end = store.log_length(exp.key)
-    agg = None if full else load_state(path, state_id, position)
+    # After the length: every event id of the records read has a name.
+    names = store.event_names(exp.key)
+    windows = aggregate.windows(exp, names)
+    agg = None if full else load_state(path, state_id, position, windows)
     if agg is None or end < agg.position:
         if position and not full:
             logger.info("%s: no matching state file; reading the whole log", exp.key)
-        agg = Aggregates()
+        agg = Aggregates(windows)
     progress = Progress(end - agg.position, exp.key, tty)
     try:
         for chunk in read_log(store, exp.key, agg.position, end, progress.update):
@@ -216,8 +242,7 @@ def analyse_experiment(
             keep()
     finally:
         progress.close()
-    names = store.event_names(exp.key)
-    result = results.compute(exp, agg, names, now)
+    result = results.compute(exp, agg, names, now, phase=phase)
     if write:
         if lease is not None:
             lease.keep(force=True)
@@ -245,13 +270,18 @@ def run(
     """
     now = time.time()
     if args.input is not None:
+        definition = None
+        if args.definition is not None:
+            definition = csvfile.load_definition(args.definition)
         exp, agg, names = csvfile.from_csv(
             args.input,
-            args.experiment,
-            _split(args.variations) or None,
-            _split(args.metrics),
+            args.experiment or (definition.key if definition else ""),
+            variations=_split(args.variations),
+            metrics=_split(args.metrics),
+            weights=args.weights,
+            definition=definition,
         )
-        return [results.compute(exp, agg, names, now)]
+        return [results.compute(exp, agg, names, now, phase=args.phase)]
     store = Store.from_url(
         settings["REDIS_URL"],
         prefix=settings["ABFLASK_KEY_PREFIX"],
@@ -287,8 +317,11 @@ def run(
                     full=args.full,
                     tty=tty,
                     now=now,
-                    write=not args.no_write,
+                    # The stored results are the current phase's: those of
+                    # another phase are shown, never stored.
+                    write=not args.no_write and args.phase is None,
                     lease=lease,
+                    phase=args.phase,
                 )
             )
         return found

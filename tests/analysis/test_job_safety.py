@@ -83,8 +83,31 @@ def test_torn_state_file_is_read_as_missing(
         {**Aggregates().to_arrays(), "position": np.array([], dtype=np.int64)},
         {**Aggregates().to_arrays(), "users_user": np.array([1, 2], dtype=np.uint64)},
         {**Aggregates().to_arrays(), "pairs_value": np.array(["x"])},
+        {
+            k: v
+            for k, v in Aggregates().to_arrays().items()
+            if k not in ("users_multi", "unattributed", "max_event", "attribution")
+        },
+        {**Aggregates().to_arrays(), "attribution": np.array(["first-touch"])},
+        {
+            **Aggregates().to_arrays(),
+            "users_user": np.array([2, 1], dtype=np.uint64),
+            "users_variation": np.zeros(2, np.int16),
+            "users_exposed_at": np.zeros(2, np.int64),
+            "users_multi": np.zeros(2, bool),
+        },
+        {**Aggregates().to_arrays(), "unattributed": np.array([-1])},
     ],
-    ids=["foreign", "no-position", "ragged", "wrong-dtype"],
+    ids=[
+        "foreign",
+        "no-position",
+        "ragged",
+        "wrong-dtype",
+        "before-attribution",
+        "other-rule",
+        "unsorted-users",
+        "negative-count",
+    ],
 )
 def test_state_with_wrong_arrays_is_read_as_missing(
     tmp_path: Path, arrays: dict[str, Any], caplog: pytest.LogCaptureFixture
