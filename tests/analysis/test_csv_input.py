@@ -208,6 +208,26 @@ def test_weights_make_an_unequal_split_healthy(
     assert found["phase"]["weights"] == [0.9, 0.1]
 
 
+def test_a_definition_names_the_experiment(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definition = env / "exp.json"
+    definition.write_text('{"key": "from-file", "variations": ["control", "b"]}')
+    rows = [r.replace("treatment", "b") for r in good_rows()]
+    argv = [
+        "--input",
+        str(write(env / "in.csv", rows)),
+        "--definition",
+        str(definition),
+    ]
+    assert analysis.main([*argv, "--format", "json"]) == 0
+    [found] = json.loads(capsys.readouterr().out)["experiments"]
+    assert (found["key"], found["participants"]) == (
+        "from-file",
+        {"control": 2, "b": 2},
+    )
+
+
 @pytest.mark.parametrize("weights", ["0.5", "0.9,0.2", "a,b", "-0.1,1.1"])
 def test_bad_weights_are_refused(
     env: Path, capsys: pytest.CaptureFixture[str], weights: str
@@ -307,3 +327,5 @@ def test_export_with_its_definition_reads_as_redis_does(
         )
         assert from_redis["phase"]["index"] == int(index)
         same(from_redis, from_csv)
+    # Results of a chosen phase are shown, never stored over the current ones.
+    assert admin.get("/experiments/exp/results").status_code == 404
