@@ -21,7 +21,12 @@ matplotlib.use("Agg")  # no display: cron and CI have none
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from abflask.analysis.report_text import summary_rows  # noqa: E402
+from abflask.analysis.report_text import (  # noqa: E402
+    metric_title,
+    phase_line,
+    summary_rows,
+    warnings,
+)
 from abflask.analysis.results import ExperimentResult  # noqa: E402
 
 STYLE = """
@@ -31,7 +36,10 @@ table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
 td:first-child,th:first-child{text-align:left}
 .warn{background:#fde8e8;border:1px solid #e0a0a0;padding:.6rem 1rem}
-.verdict{font-weight:600}.plots svg{max-width:100%;height:auto}
+.verdict{font-weight:600}
+.decision{padding:.6rem 1rem;border:1px solid #bbb;border-radius:4px}
+.good{background:#e6f4ea;border-color:#8bc79b}.bad{background:#fde8e8;border-color:#e0a0a0}
+.neutral{background:#f3f4f6}.plots svg{max-width:100%;height:auto}
 """
 
 
@@ -103,7 +111,8 @@ def timeline_plot(result: ExperimentResult) -> str:
     top.set_ylabel("participants (cumulative)")
     top.legend(loc="upper left")
     bottom.axhline(0, color="#888", linewidth=1)
-    bottom.set_ylabel(f"relative lift on {series.get('event') or '—'}")
+    kind = series.get("type", "conversion")
+    bottom.set_ylabel(f"relative lift on {series.get('event') or '—'} ({kind})")
     bottom.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     if len(result["variations"]) > 1:
         bottom.legend(loc="upper left")
@@ -111,52 +120,62 @@ def timeline_plot(result: ExperimentResult) -> str:
     return _svg(fig)
 
 
+STATE_CLASS = {
+    "ship": "good",
+    "dont_ship": "bad",
+    "harmful": "bad",
+    "keep_running": "neutral",
+    "unreliable": "warn",
+}
+"""The decision box's colour, by decision state."""
+
+COLUMNS = [
+    ("variation", "variation", False),
+    ("participants", "participants", False),
+    ("converters", "converters", False),
+    ("conversion_rate", "rate", False),
+    ("mean", "mean", False),
+    ("{type}_rel_lift", "lift", True),
+    ("{type}_rel_ci_sequential_low", "CI low (always valid)", True),
+    ("{type}_rel_ci_sequential_high", "CI high", True),
+    ("{type}_p_value_adjusted", "p adj.", False),
+    ("{type}_p_value_sequential_adjusted", "p seq. adj.", False),
+    ("outcome", "outcome", False),
+]
+"""Summary-row fields of a metric's table, its heading, and whether it is a
+percentage; ``{type}`` is the metric's type."""
+
+
 def section(result: ExperimentResult) -> str:
     """One experiment's part of the page."""
+    decision = result["decision"]
     out = [
         f"<h2>{html.escape(result['name'])} <small>({html.escape(result['key'])}, "
-        f"{html.escape(result['status'])})</small></h2>"
+        f"{html.escape(result['status'])})</small></h2>",
+        f"<p>{html.escape(phase_line(result))}</p>",
+        f"<p class='decision {STATE_CLASS.get(decision['state'], 'neutral')}'>"
+        f"<b>{html.escape(decision['state'].replace('_', ' '))}</b> — "
+        f"{html.escape(decision['summary'])}</p>",
     ]
-    if result["srm_warning"]:
-        out.append(
-            f"<p class=warn>Sample ratio mismatch (p = {result['srm_p_value']:.2g}):"
-            " participants do not match the weights, so assignment or tracking "
-            "is broken. Do not trust these results.</p>"
-        )
+    out += [f"<p class=warn>{html.escape(w)}</p>" for w in warnings(result)]
+    rows = summary_rows(result)
     for metric in result["metrics"]:
+        cols = [(f.format(type=metric["type"]), head, pct) for f, head, pct in COLUMNS]
         out.append(
-            f"<h3>{html.escape(metric['event'])}</h3>"
-            f"<p class=verdict>{html.escape(metric['verdict'])}</p>"
-        )
-    cols = [
-        "event",
-        "variation",
-        "participants",
-        "converters",
-        "conversion_rate",
-        "conversion_rel_lift",
-        "conversion_rel_ci_sequential_low",
-        "conversion_rel_ci_sequential_high",
-        "conversion_p_value_holm",
-        "conversion_p_value_sequential_holm",
-        "mean",
-        "value_rel_lift",
-        "value_p_value_holm",
-    ]
-    out.append(
-        "<table><tr>"
-        + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
-        + "</tr>"
-    )
-    for row in summary_rows(result):
-        out.append(
-            "<tr>"
-            + "".join(
-                f"<td>{_fmt(row[c], pct='lift' in c or 'ci' in c)}</td>" for c in cols
-            )
+            f"<h3>{html.escape(metric_title(metric))}</h3>"
+            f"<p class=verdict>{html.escape(metric['verdict'])}</p><table><tr>"
+            + "".join(f"<th>{html.escape(head)}</th>" for _, head, _ in cols)
             + "</tr>"
         )
-    out.append("</table>")
+        for row in rows:
+            if row["event"] != metric["event"]:
+                continue
+            out.append(
+                "<tr>"
+                + "".join(f"<td>{_fmt(row[f], pct=pct)}</td>" for f, _, pct in cols)
+                + "</tr>"
+            )
+        out.append("</table>")
     if result["metrics"]:
         out.append(
             f"<div class=plots>{rates_plot(result)}{timeline_plot(result)}</div>"
@@ -171,8 +190,10 @@ def write(results: list[ExperimentResult], path: Path) -> None:
     page = (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>abflask results"
         f"</title><style>{STYLE}</style><h1>abflask results</h1>"
-        f"<p>Generated {stamp}. Verdicts use always-valid (sequential) intervals, "
-        f"Holm-adjusted across variations and metrics.</p>{body}</html>\n"
+        f"<p>Generated {stamp}. Verdicts use always-valid (sequential) tests on "
+        f"the absolute difference, adjusted across variations and primary and "
+        f"secondary metrics; guardrails are tested one-sided on their own.</p>"
+        f"{body}</html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

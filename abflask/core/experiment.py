@@ -163,17 +163,22 @@ class Experiment:
         """The split new users get now: one share per variation, summing to 1."""
         return split_weights(self.weights, len(self.variations))
 
-    def phase_at(self, t: float) -> int:
+    def phase_at(self, t: float) -> int | None:
         """The index of the phase a user first exposed at epoch second ``t`` is in.
 
-        That is the last phase with ``floor(started_at) <= t``, so a user whose
-        first exposure falls in the second a phase starts belongs to the new
-        phase (exposure times are whole seconds). 0 before every phase, and
-        while there are none (a draft).
+        Exposure times are whole seconds, so the second in which a later phase
+        started at a fractional time holds users of both splits: a user first
+        exposed then belongs to no phase (None) and is left out of the
+        analysis, rather than mixed into either. Otherwise it is the last phase
+        with ``started_at <= t``; 0 before every phase, and while there are
+        none (a draft).
         """
         index = 0
         for i, phase in enumerate(self.phases):
-            if math.floor(phase.started_at) <= t:
+            first = math.floor(phase.started_at)
+            if i and first == math.floor(t) and first != phase.started_at:
+                return None
+            if phase.started_at <= t:
                 index = i
         return index
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import redis as redis_py
 from flask.testing import FlaskClient
 
 from abflask import analysis
-from abflask.analysis import job
+from abflask.analysis import job, sequential
 from abflask.storage.localredis import LocalRedis
 from abflask.storage.store import Store
 from tests.helpers import PREFIX, Admin
@@ -104,23 +105,22 @@ def test_results_match_what_users_did(
 
 
 def test_csv_export_analysed_with_input_gives_the_same_numbers(
-    env: Path, experiment: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    env: Path,
+    experiment: dict[str, Any],
+    admin: Admin,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     [from_redis] = run_json(capsys, "--experiment", "exp")["experiments"]
     exported = env / "exp.csv"
     assert analysis.main(["--experiment", "exp", "--export", str(exported)]) == 0
+    definition = env / "exp.json"
+    definition.write_text(json.dumps(admin.get("/experiments/exp").json))
     [from_csv] = run_json(
-        capsys,
-        "--input",
-        str(exported),
-        "--experiment",
-        "exp",
-        "--variations",
-        "control,treatment",
-        "--metrics",
-        "buy,view",
+        capsys, "--input", str(exported), "--definition", str(definition)
     )["experiments"]
     assert_same(from_redis, from_csv)
+    assert from_csv["phase"] == from_redis["phase"]
+    assert from_csv["decision"] == from_redis["decision"]
     assert [m["verdict"] for m in from_redis["metrics"]] == [
         m["verdict"] for m in from_csv["metrics"]
     ]
@@ -200,7 +200,7 @@ def test_reports_are_written(
     page = html.read_text()
     assert page.count("<svg") >= 2 and "exp" in page
     summary = (csv_dir / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("experiment,event,variation")
+    assert summary[0].startswith("experiment,phase,decision,event,role,type")
     assert len(summary) == 1 + 2 * 2  # two metrics × two variations
     assert (csv_dir / "timeseries.csv").exists()
 
@@ -237,18 +237,55 @@ def test_bad_csv_exits_1(env: Path) -> None:
     assert analysis.main(["--input", str(bad), "--experiment", "x"]) == 1
 
 
-def test_srm_is_flagged(
+def test_a_weights_change_starts_a_phase_without_srm(
     env: Path, client: FlaskClient, admin: Admin, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin.experiment("exp", weights=[0.9, 0.1])
+    """Users enrolled 90/10, then 50/50: each phase matches its own weights."""
+    admin.experiment("exp", weights=[0.9, 0.1], metrics=["buy"])
     traffic(client, range(800), seed=4)
-    # The definition now says 50/50, but the participants are split 90/10.
-    admin.patch("/experiments/exp", json={"weights": [0.5, 0.5]})
-    [found] = run_json(capsys, "--experiment", "exp")["experiments"]
+    changed = admin.patch("/experiments/exp", json={"weights": [0.5, 0.5]}).json
+    assert [p["weights"] for p in changed["phases"]] == [[0.9, 0.1], [0.5, 0.5]]
+    start = changed["phases"][1]["started_at"]
+    time.sleep(max(0.0, math.floor(start) + 1 - time.time()))  # the next second
+    truth = traffic(client, range(800, 1600), seed=5)
+    [current] = run_json(capsys, "--experiment", "exp")["experiments"]
+    assert current["phase"]["index"] == 1 and current["phase"]["count"] == 2
+    assert current["phase"]["weights"] == [0.5, 0.5]
+    assert current["phase"]["started_at"] == start
+    assert current["srm_warning"] is False
+    assert current["srm_p_value"] > 0.001
+    assert (
+        current["decision"]["state"] != "unreliable"
+        or "sample ratio" not in (current["decision"]["summary"])
+    )
+    assert current["participants"] == {
+        name: sum(t["variation"] == name for t in truth.values())
+        for name in ("control", "treatment")
+    }
+    [first] = run_json(capsys, "--experiment", "exp", "--phase", "0")["experiments"]
+    assert first["phase"]["index"] == 0 and first["phase"]["weights"] == [0.9, 0.1]
+    assert first["phase"]["ended_at"] == start
+    assert first["srm_warning"] is False
+    # Users enrolled in the second the weights changed belong to neither phase.
+    boundary = first["excluded"]["phase_boundary"]
+    assert boundary == current["excluded"]["phase_boundary"]
+    assert sum(first["participants"].values()) + boundary == 800
+
+
+def test_srm_is_flagged_when_the_split_does_not_match_the_weights(
+    env: Path, client: FlaskClient, admin: Admin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin.experiment("exp", weights=[0.9, 0.1], metrics=["buy"])
+    traffic(client, range(800), seed=4)
+    exported = env / "exp.csv"
+    assert analysis.main(["--experiment", "exp", "--export", str(exported)]) == 0
+    # Read as if the weights had been 50/50: the 90/10 split is a mismatch.
+    args = ["--input", str(exported), "--experiment", "exp", "--weights", "0.5,0.5"]
+    [found] = run_json(capsys, *args)["experiments"]
     assert found["srm_warning"] is True
     assert found["srm_p_value"] < 0.001
-    assert all("sample ratio mismatch" in m["verdict"] for m in found["metrics"])
-    assert not math.isnan(found["srm_p_value"])
+    assert found["decision"]["state"] == "unreliable"
+    assert "sample ratio mismatch" in found["decision"]["summary"]
 
 
 def test_pipeline_numbers_agree_with_statsmodels(
@@ -284,14 +321,17 @@ def test_pipeline_numbers_agree_with_statsmodels(
     assert buy["value"]["p_value"] == pytest.approx(welch.pvalue, abs=1e-6)
     assert buy["value"]["abs_ci"] == pytest.approx(list(tci), abs=1e-6)
 
+    # The SRM p-value is the always-valid one (checked against scipy's
+    # Dirichlet-multinomial in test_sequential.py), on these counts.
     n = [len(a) for a in arms]
-    srm = sps.chisquare(n, [sum(n) / 2] * 2)
-    assert found["srm_p_value"] == pytest.approx(srm.pvalue, abs=1e-6)
+    srm = sequential.srm_sequential_p_value(n, [0.5, 0.5])
+    assert found["srm_p_value"] == pytest.approx(srm, abs=1e-12)
 
+    # buy (primary) and view (secondary) form one family.
     raw = [m["variations"][1]["conversion"]["p_value"] for m in found["metrics"]]
     holm = multipletests(raw, method="holm")[1]
     adjusted = [
-        m["variations"][1]["conversion"]["p_value_holm"] for m in found["metrics"]
+        m["variations"][1]["conversion"]["p_value_adjusted"] for m in found["metrics"]
     ]
     assert adjusted == pytest.approx(list(holm), abs=1e-12)
 
@@ -321,9 +361,10 @@ def test_experiment_without_traffic_reports_not_enough_data(
     assert found["participants"] == {"control": 0, "treatment": 0}
     assert found["srm_warning"] is False
     [metric] = found["metrics"]
-    assert metric["verdict"] == "not enough data yet on buy"
+    assert metric["verdict"].startswith("too little data on buy: 0 participants")
+    assert found["decision"]["state"] == "unreliable"
     assert metric["variations"][1]["conversion"]["p_value"] is None
     assert found["timeseries"]["points"] == []
     html = env / "quiet.html"
     assert analysis.main(["--experiment", "quiet", "--html", str(html)]) == 0
-    assert "not enough data yet on buy" in html.read_text()
+    assert "too little data on buy" in html.read_text()

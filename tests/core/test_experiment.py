@@ -833,20 +833,17 @@ def test_new_phase_names_bad_weights(weights: Any, field: str) -> None:
     assert info.value.field == field
 
 
-def test_phase_at_uses_whole_second_boundaries() -> None:
+def test_phase_at_leaves_out_the_second_a_phase_started_in() -> None:
     exp = replace(
         running(),
-        phases=(Phase(100.7, (0.5, 0.5)), Phase(200.2, (0.2, 0.8))),
+        phases=(
+            Phase(100.7, (0.5, 0.5)),
+            Phase(200.2, (0.2, 0.8)),
+            Phase(300.0, (0.5, 0.5)),
+        ),
     )
-    assert [exp.phase_at(t) for t in (50, 100, 199, 199.99, 200, 200.1, 300)] == [
-        0,
-        0,
-        0,
-        0,
-        1,
-        1,
-        1,
-    ]
+    times = (50, 100, 199, 200, 201, 299, 300, 301)
+    assert [exp.phase_at(t) for t in times] == [0, 0, 0, None, 1, 1, 2, 2]
 
 
 def test_phase_at_without_phases_is_zero() -> None:
