@@ -12,7 +12,8 @@ uses (``stats.Summary``, ``stats.users_needed``, ``verdict.evaluate`` and
   every look;
 * the power at the ``users_needed`` the job reports: the share of A/B runs
   (true effect = the MDE) with a significant win at that sample size, and at
-  any look up to it;
+  any look up to it (the "small" settings stop earlier, on purpose, and show
+  no power);
 * the false alarms of the always-valid SRM check on a healthy 50/50 split.
 
 Each setting plans as a user would: ``planned_users`` (the sequential tuning
@@ -57,6 +58,9 @@ class Setting:
     rate: float
     mde: float
     sigma: float = 0.0
+    horizon: int | None = None
+    """Users per arm at the last look; None: the ``users_needed`` for the MDE
+    (a small horizon checks the statistic where asymptotics are weakest)."""
 
     def control(self) -> stats.Summary:
         """The true per-user mean and variance of control (large n)."""
@@ -97,6 +101,9 @@ SETTINGS = (
     Setting("conversion 1%", "conversion", 0.01, mde=0.05),
     Setting("conversion 10%", "conversion", 0.10, mde=0.05),
     Setting("revenue, 90% zeros, lognormal", "value", 0.10, mde=0.10, sigma=1.2),
+    Setting("conversion 0.1%, small", "conversion", 0.001, mde=0.10, horizon=5_000),
+    Setting("conversion 1%, small", "conversion", 0.01, mde=0.10, horizon=2_000),
+    Setting("revenue, small", "value", 0.10, mde=0.10, sigma=1.2, horizon=500),
 )
 
 
@@ -122,12 +129,14 @@ def run_setting(setting: Setting, runs: int, looks: int, seed: int) -> dict[str,
         control, kind, mde=setting.mde, tuning=float(settings.planned_users)
     )
     assert needed is not None
-    sizes = np.unique(np.linspace(needed / looks, needed, looks).round().astype(int))
+    last = setting.horizon or needed
+    sizes = np.unique(np.linspace(last / looks, last, looks).round().astype(int))
     metric = Metric(event="metric", type=kind)
     truth_abs = {0.0: 0.0, setting.mde: control.mean * setting.mde}
     out: dict[str, float] = {
         "users_needed": needed,
         "planned_users": settings.planned_users,
+        "last_look": int(sizes[-1]),
     }
     for effect, label in ((0.0, "aa"), (setting.mde, "ab")):
         c_conv, c_sum, c_sq = setting.draw(rng, runs, sizes, 0.0)
@@ -195,6 +204,13 @@ def _srm_false_alarms(rng: np.random.Generator, runs: int, sizes: np.ndarray) ->
     return fired / runs
 
 
+def power(row: dict[str, float], name: str) -> str:
+    """A power figure, or a dash where the last look is not ``users_needed``."""
+    if row["last_look"] != row["users_needed"]:
+        return "—"
+    return f"{row[name]:.1%}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -220,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "setting",
         "MDE",
         "users/arm",
+        "(needed)",
         "A/A false pos.",
         "naive peeking",
         "coverage abs A/A",
@@ -235,14 +252,15 @@ def main(argv: list[str] | None = None) -> int:
             (
                 name,
                 f"{r['mde']:.0%}",
+                f"{int(r['last_look']):,}",
                 f"{int(r['users_needed']):,}",
                 f"{r['false_positive_rate']:.1%}",
                 f"{r['naive_peeking_rate']:.1%}",
                 f"{r['coverage_abs_aa']:.1%}",
                 f"{r['coverage_abs_ab']:.1%}",
                 f"{r['coverage_rel_ab']:.1%}",
-                f"{r['power_at_users_needed']:.1%}",
-                f"{r['power_any_look']:.1%}",
+                power(r, "power_at_users_needed"),
+                power(r, "power_any_look"),
                 f"{r['srm_false_alarm_rate']:.2%}",
             )
         )
