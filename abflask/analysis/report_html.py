@@ -27,7 +27,7 @@ from abflask.analysis.report_text import (  # noqa: E402
     summary_rows,
     warnings,
 )
-from abflask.analysis.results import ExperimentResult  # noqa: E402
+from abflask.analysis.schema import ExperimentResult  # noqa: E402
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -51,34 +51,49 @@ def _svg(fig: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def _fmt(x: Any, pct: bool = False) -> str:
+def _fmt(x: Any, style: str = "") -> str:
+    """A cell: ``lift`` signed percent, ``rate`` percent, ``p`` a p-value."""
     if x is None:
         return "—"
     if isinstance(x, float):
-        return f"{x:+.2%}" if pct else f"{x:.4g}"
-    return html.escape(str(x))
+        if style == "lift":
+            return f"{x:+.2%}"
+        if style == "rate":
+            return f"{x:.2%}"
+        if style == "p":
+            return "&lt;0.0001" if x < 1e-4 else f"{x:.4f}"
+        return f"{x:,.4g}"
+    return html.escape(str(x).replace("_", " "))
 
 
 def rates_plot(result: ExperimentResult) -> str:
-    """Conversion rate with a 95% interval per variation, one panel per metric."""
+    """Per metric, each variation's rate (conversion) or mean per participant
+    (value) with its interval, one panel per metric."""
     metrics = result["metrics"] or []
     fig, axes = plt.subplots(
         1, max(len(metrics), 1), figsize=(3.6 * max(len(metrics), 1), 3), squeeze=False
     )
     for ax, metric in zip(axes[0], metrics, strict=False):
-        names, rates, below, above = [], [], [], []
+        value = metric["type"] == "value"
+        names, centres, below, above = [], [], [], []
         for v in metric["variations"]:
-            rate = v["conversion_rate"] or 0.0
-            low, high = v["conversion_rate_ci"] or (rate, rate)
+            centre = (v["mean"] if value else v["conversion_rate"]) or 0.0
+            low, high = (v["mean_ci"] if value else v["conversion_rate_ci"]) or (
+                centre,
+                centre,
+            )
             names.append(v["name"])
-            rates.append(rate)
-            below.append(rate - low if low is not None else 0.0)
-            above.append(high - rate if high is not None else 0.0)
-        ax.errorbar(range(len(names)), rates, yerr=[below, above], fmt="o", capsize=6)
+            centres.append(centre)
+            below.append(centre - low if low is not None else 0.0)
+            above.append(high - centre if high is not None else 0.0)
+        ax.errorbar(range(len(names)), centres, yerr=[below, above], fmt="o", capsize=6)
         ax.set_xticks(range(len(names)), names)
-        ax.set_title(metric["event"])
-        ax.set_ylabel("conversion rate")
+        ax.set_title(f"{metric['event']} ({metric['role']})")
+        ax.set_ylabel("mean per participant" if value else "conversion rate")
+        if not value:
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.margins(x=0.3)
+    fig.tight_layout()
     return _svg(fig)
 
 
@@ -130,20 +145,21 @@ STATE_CLASS = {
 """The decision box's colour, by decision state."""
 
 COLUMNS = [
-    ("variation", "variation", False),
-    ("participants", "participants", False),
-    ("converters", "converters", False),
-    ("conversion_rate", "rate", False),
-    ("mean", "mean", False),
-    ("{type}_rel_lift", "lift", True),
-    ("{type}_rel_ci_sequential_low", "CI low (always valid)", True),
-    ("{type}_rel_ci_sequential_high", "CI high", True),
-    ("{type}_p_value_adjusted", "p adj.", False),
-    ("{type}_p_value_sequential_adjusted", "p seq. adj.", False),
-    ("outcome", "outcome", False),
+    ("variation", "variation", ""),
+    ("participants", "participants", ""),
+    ("converters", "converters", ""),
+    ("conversion_rate", "rate", "rate"),
+    ("mean", "mean", ""),
+    ("{type}_rel_lift", "lift", "lift"),
+    ("{type}_rel_ci_sequential_low", "interval (always valid)", "lift"),
+    ("{type}_rel_ci_sequential_high", "", "lift"),
+    ("{type}_p_value_adjusted", "p adj.", "p"),
+    ("{type}_p_value_sequential_adjusted", "p seq. adj.", "p"),
+    ("outcome", "outcome", ""),
 ]
-"""Summary-row fields of a metric's table, its heading, and whether it is a
-percentage; ``{type}`` is the metric's type."""
+"""Summary-row fields of a metric's table, its heading and its cell style
+(see ``_fmt``); ``{type}`` is the metric's type. ``mean`` only for value
+metrics (a conversion metric's events carry no value)."""
 
 
 def section(result: ExperimentResult) -> str:
@@ -160,7 +176,11 @@ def section(result: ExperimentResult) -> str:
     out += [f"<p class=warn>{html.escape(w)}</p>" for w in warnings(result)]
     rows = summary_rows(result)
     for metric in result["metrics"]:
-        cols = [(f.format(type=metric["type"]), head, pct) for f, head, pct in COLUMNS]
+        cols = [
+            (f.format(type=metric["type"]), head, style)
+            for f, head, style in COLUMNS
+            if f != "mean" or metric["type"] == "value"
+        ]
         out.append(
             f"<h3>{html.escape(metric_title(metric))}</h3>"
             f"<p class=verdict>{html.escape(metric['verdict'])}</p><table><tr>"
@@ -172,7 +192,7 @@ def section(result: ExperimentResult) -> str:
                 continue
             out.append(
                 "<tr>"
-                + "".join(f"<td>{_fmt(row[f], pct=pct)}</td>" for f, _, pct in cols)
+                + "".join(f"<td>{_fmt(row[f], style)}</td>" for f, _, style in cols)
                 + "</tr>"
             )
         out.append("</table>")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from abflask.analysis.csvfile import spreadsheet_safe
-from abflask.analysis.results import ExperimentResult, MetricResult
+from abflask.analysis.schema import ExperimentResult, MetricResult
 
 
 def _pct(x: float | None, signed: bool = False) -> str:
@@ -116,7 +116,7 @@ def table(result: ExperimentResult) -> str:
                     f"{v['participants']:,}",
                     f"{v['converters']:,}",
                     _pct(v["conversion_rate"]),
-                    _num(v["mean"]),
+                    _num(v["mean"]) if metric["type"] == "value" else "—",
                     _pct(c["rel_lift"], True),
                     _ci(c["rel_ci_sequential"]),
                     _p(c["p_value_adjusted"]),
