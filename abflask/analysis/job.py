@@ -24,7 +24,7 @@ import numpy as np
 
 from abflask.analysis import aggregate, csvfile, results
 from abflask.analysis.aggregate import Aggregates
-from abflask.analysis.results import ExperimentResult
+from abflask.analysis.schema import ExperimentResult
 from abflask.core.experiment import Experiment
 from abflask.errors import ConflictError, ValidationError
 from abflask.storage.store import Store

@@ -4,8 +4,8 @@ Pure (pandas/numpy, ``stats`` and ``verdict``; no I/O). ``compute`` picks the
 phase's participants (first exposed while the phase ran, exposed to one
 variation only), sums each metric per participant (attributed events only,
 capped if the metric says so), lets ``verdict.evaluate`` decide, and returns
-a JSON-ready dict typed by ``ExperimentResult`` (the README's "Analysis" shows
-it). The reports only format it; they compute nothing.
+a JSON-ready dict typed by ``schema.ExperimentResult`` (the README's
+"Analysis" shows it). The reports only format it; they compute nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
-from typing import NotRequired, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +21,16 @@ import pandas as pd
 
 from abflask.analysis import sequential, stats, verdict
 from abflask.analysis.aggregate import Aggregates
+from abflask.analysis.schema import (
+    ComparisonResult,
+    ExperimentResult,
+    Interval,
+    LiftPoint,
+    MetricResult,
+    TimePoint,
+    TimeSeries,
+    VariationResult,
+)
 from abflask.core.experiment import Experiment
 from abflask.core.metric import AnalysisSettings, Metric
 
@@ -29,138 +38,6 @@ MAX_POINTS = 200
 """Most points of a time series."""
 HOUR, DAY = 3600, 86400
 """Seconds."""
-
-Interval = list[float | None]
-"""``[low, high]``; None where undefined (or unbounded)."""
-
-
-class ComparisonResult(TypedDict):
-    """A treatment against control on one type (conversion or value); all None
-    on the control row. ``*_adjusted`` exist only for the type the metric is
-    tested on, and not for guardrails (they are not in the family)."""
-
-    abs_lift: float | None
-    abs_ci: Interval | None
-    rel_lift: float | None
-    rel_ci: Interval | None
-    p_value: float | None
-    p_value_adjusted: float | None
-    p_value_sequential: float | None
-    p_value_sequential_adjusted: float | None
-    abs_ci_sequential: Interval | None
-    rel_ci_sequential: Interval | None
-    state: str | None
-
-
-class VariationResult(TypedDict):
-    """One variation's numbers on one metric."""
-
-    name: str
-    participants: int
-    converters: int
-    conversion_rate: float | None
-    conversion_rate_ci: Interval | None
-    """Normal (Wald) interval of the rate at 1 - alpha, for plots."""
-    mean: float | None
-    """Mean per participant of the (capped) value."""
-    outcome: str | None
-    """``verdict.OUTCOMES``; None on the control row."""
-    harm_bound: float | None
-    """Guardrails: one-sided always-valid bound of the relative change on the
-    harmful side (direction-adjusted: negative is worse)."""
-    conversion: ComparisonResult
-    value: ComparisonResult
-
-
-class MetricResult(TypedDict):
-    """One metric: its definition, every variation, the verdict."""
-
-    event: str
-    type: str
-    role: str
-    direction: str
-    margin: float | None
-    cap: float | None
-    cap_percentile: float | None
-    window: int | None
-    cap_value: float | None
-    """The cap applied to per-user values in this phase (None: uncapped)."""
-    variations: list[VariationResult]
-    users_needed: int | None
-    verdict: str
-
-
-class LiftPoint(TypedDict):
-    abs_lift: float | None
-    abs_ci_sequential: Interval
-    rel_lift: float | None
-    rel_ci_sequential: Interval
-
-
-class TimePoint(TypedDict):
-    """Cumulative counts at ``t`` (epoch seconds), one entry per variation."""
-
-    t: int
-    participants: list[int]
-    converters: list[int]
-    lift: list[LiftPoint]
-    """One per treatment, against control, on the metric's type."""
-
-
-class TimeSeries(TypedDict):
-    event: str | None
-    type: NotRequired[str]
-    step: NotRequired[int]
-    """Seconds between points."""
-    points: list[TimePoint]
-
-
-class PhaseInfo(TypedDict):
-    index: int
-    count: int
-    """Phases the experiment has had."""
-    started_at: float | None
-    ended_at: float | None
-    weights: list[float]
-
-
-class DecisionResult(TypedDict):
-    state: str
-    """``verdict.STATES``: ship, dont_ship, harmful, keep_running, unreliable."""
-    variation: str | None
-    summary: str
-
-
-class Excluded(TypedDict):
-    multiple_variations: int
-    """Users exposed to more than one variation (left out of every number)."""
-    phase_boundary: int
-    """Users first exposed in the second a phase started in: they may have
-    been split either way, so they belong to no phase."""
-    unattributed_events: int
-    """Events before their user's exposure, or outside a metric's window
-    (every phase)."""
-
-
-class ExperimentResult(TypedDict):
-    """Everything the job computes for one phase of one experiment."""
-
-    key: str
-    name: str
-    status: str
-    generated_at: float
-    variations: list[str]
-    phase: PhaseInfo
-    settings: dict[str, object]
-    participants: dict[str, int]
-    excluded: Excluded
-    srm_p_value: float | None
-    srm_warning: bool
-    records_analysed: int
-    decision: DecisionResult
-    metrics: list[MetricResult]
-    timeseries: TimeSeries
-
 
 _COMPARISON_FIELDS = (
     "abs_lift",
@@ -334,6 +211,7 @@ def _comparison(
 
 
 def _rate_interval(s: stats.Summary, z: float) -> Interval | None:
+    """mean ± z·sqrt(var/n): the Wald interval of a rate, or a mean's."""
     if s.n == 0:
         return None
     half = z * math.sqrt(s.var / s.n)
@@ -359,6 +237,7 @@ def _metric_result(
             "conversion_rate": _clean(conv.mean) if conv.n else None,
             "conversion_rate_ci": _rate_interval(conv, z),
             "mean": _clean(val.mean) if val.n else None,
+            "mean_ci": _rate_interval(val, z),
             "outcome": None,
             "harm_bound": None,
             "conversion": dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
