@@ -14,7 +14,7 @@ measured with the bundled Redis, see the README):
 | `ab:flags` | set | keys of all feature flags | per flag ~70 |
 | `ab:ns` | hash | experiment key → `<namespace id> <start> <end>` of every experiment in a namespace; checked and written with the definition, so ranges never overlap | per such experiment ~60 |
 | `ab:f:{K}` | hash | flag `K`: `json` definition, `ver` version | ~300 |
-| `ab:x:{E}:cfg` | hash | `json` definition, `ver` version (bumped by every change) | ~600 |
+| `ab:x:{E}:cfg` | hash | `json` definition (with its metrics, analysis settings and phases), `ver` version (bumped by every change) | ~1 KiB |
 | `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~11 per participant |
 | `ab:x:{E}:c` | hash | live counters: `n` participants, `p:<v>` per variation; per variation `v` and event id `e`: `u:v:e` users, `k:v:e` events, `s:v:e` sum of values, `q:v:e` sum of squares of per-user totals | < 1 KiB |
 | `ab:x:{E}:log` | list | the event log: one packed record per exposure and per event (layout below) | 16 per exposure, 18 per event, 26 with a value |
