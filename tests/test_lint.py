@@ -37,7 +37,12 @@ ENV_APIS = (
 """Only abflask/config.py may use these (each use there has ``noqa: TID251``)."""
 
 HTTP_LIBRARIES = ("aiohttp", "httpx", "requests", "urllib3")
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-load.txt")
+REQUIREMENTS = (
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-load.txt",
+    "requirements-ref.txt",
+)
 
 # Every way of reading or changing the environment that must fail outside config.py.
 ENV_READS = [
