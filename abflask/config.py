@@ -9,6 +9,8 @@ test keeps the two in step):
 | `ABFLASK_KEY_PREFIX` | `ab` | Prefix of every Redis key (1-16 of `a-z 0-9 _ -`), so several deployments can share one Redis. |
 | `ABFLASK_ADMIN_TOKEN` | unset | Bearer token of the admin API (16+ characters). Unset: the admin API answers 403. |
 | `ABFLASK_SDK_KEYS` | unset | Comma-separated keys (16+ characters each) the SDK sends as `X-SDK-Key` to fetch its configuration and record exposures. Unset: those endpoints answer 403. |
+| `ABFLASK_SECRET_KEY` | unset | Key (32+ characters) that signs the dashboard's session cookie. Unset: derived from `ABFLASK_ADMIN_TOKEN` (HMAC-SHA256), so every worker and restart agrees and changing the token logs everyone out; with neither set the dashboard cannot log anyone in. |
+| `ABFLASK_VIEWER_TOKEN` | unset | Read-only dashboard login (16+ characters): sees every page, may change nothing. Unset: only the admin token logs in. |
 | `ABFLASK_DEFAULT_EXPERIMENT` | `default` | Experiment used by `/process_user` without `experiment`; created (`control`/`experiment`, 50/50) and started on first use if missing. |
 | `ABFLASK_CONFIG_TTL` | `1.0` | Longest time, in seconds, a worker serves a cached definition with no change announced: a safety net, since changes are pushed to every worker (see the Admin API). Writes to a running experiment are checked against Redis on every request regardless. |
 | `ABFLASK_ASSIGNMENT_CACHE` | `100000` | Stored assignments each worker remembers, so returning users are answered without a Redis round trip (they never change once stored). `0` turns it off. |
@@ -40,7 +42,14 @@ PREFIX_PATTERN = re.compile(r"[a-z0-9_-]{1,16}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 WORKER_CLASSES = ("gevent", "sync")
 """gunicorn worker classes the deployment is tested with."""
-SECRETS = frozenset({"ABFLASK_ADMIN_TOKEN", "ABFLASK_SDK_KEYS"})
+SECRETS = frozenset(
+    {
+        "ABFLASK_ADMIN_TOKEN",
+        "ABFLASK_SDK_KEYS",
+        "ABFLASK_SECRET_KEY",
+        "ABFLASK_VIEWER_TOKEN",
+    }
+)
 """Variables whose values never appear in error messages."""
 
 
@@ -54,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "ABFLASK_KEY_PREFIX": "ab",
     "ABFLASK_ADMIN_TOKEN": None,
     "ABFLASK_SDK_KEYS": None,
+    "ABFLASK_SECRET_KEY": None,
+    "ABFLASK_VIEWER_TOKEN": None,
     "ABFLASK_DEFAULT_EXPERIMENT": "default",
     "ABFLASK_CONFIG_TTL": 1.0,
     "ABFLASK_ASSIGNMENT_CACHE": 100_000,
@@ -87,6 +98,12 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
 def _token(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("must be at least 16 characters")
+    return raw
+
+
+def _secret_key(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("must be at least 32 characters")
     return raw
 
 
@@ -151,6 +168,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "ABFLASK_KEY_PREFIX": _matching(PREFIX_PATTERN, "1-16 of a-z 0-9 _ -"),
     "ABFLASK_ADMIN_TOKEN": _token,
     "ABFLASK_SDK_KEYS": _keys,
+    "ABFLASK_SECRET_KEY": _secret_key,
+    "ABFLASK_VIEWER_TOKEN": _token,
     "ABFLASK_DEFAULT_EXPERIMENT": _matching(KEY_PATTERN, "1-64 of A-Z a-z 0-9 _ . -"),
     "ABFLASK_CONFIG_TTL": _number(0.0, 3600.0),
     "ABFLASK_ASSIGNMENT_CACHE": _integer(0, 10_000_000),

@@ -31,6 +31,8 @@ def test_empty_environment_gives_nothing() -> None:
         ("REDIS_URL", "unix:///tmp/redis.sock", "unix:///tmp/redis.sock"),
         ("ABFLASK_KEY_PREFIX", "ab-prod_2", "ab-prod_2"),
         ("ABFLASK_ADMIN_TOKEN", "0123456789abcdef", "0123456789abcdef"),
+        ("ABFLASK_SECRET_KEY", "k" * 32, "k" * 32),
+        ("ABFLASK_VIEWER_TOKEN", "viewer-0123456789", "viewer-0123456789"),
         ("ABFLASK_DEFAULT_EXPERIMENT", "home.hero-v2", "home.hero-v2"),
         ("ABFLASK_CONFIG_TTL", "2.5", 2.5),
         ("ABFLASK_CONFIG_TTL", "0", 0.0),
@@ -54,6 +56,8 @@ def test_empty_environment_gives_nothing() -> None:
         "unix-url",
         "key-prefix",
         "admin-token-16-chars",
+        "secret-key-32-chars",
+        "viewer-token-17-chars",
         "default-experiment",
         "config-ttl-float",
         "config-ttl-zero",
@@ -92,6 +96,8 @@ def test_unrelated_variables_are_ignored() -> None:
         ("ABFLASK_KEY_PREFIX", "Has:Colon"),
         ("ABFLASK_KEY_PREFIX", "p" * 17),
         ("ABFLASK_ADMIN_TOKEN", "short"),
+        ("ABFLASK_SECRET_KEY", "k" * 31),
+        ("ABFLASK_VIEWER_TOKEN", "v" * 15),
         ("ABFLASK_DEFAULT_EXPERIMENT", "a b"),
         ("ABFLASK_CONFIG_TTL", "soon"),
         ("ABFLASK_CONFIG_TTL", "nan"),
@@ -113,6 +119,8 @@ def test_unrelated_variables_are_ignored() -> None:
         "key-prefix-colon",
         "key-prefix-17-chars",
         "admin-token-short",
+        "secret-key-31-chars",
+        "viewer-token-15-chars",
         "default-experiment-space",
         "config-ttl-word",
         "config-ttl-nan",
@@ -133,6 +141,21 @@ def test_unrelated_variables_are_ignored() -> None:
 def test_bad_variable_raises_config_error_naming_it(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=f"{name}="):
         config.from_env({name: raw})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ABFLASK_ADMIN_TOKEN",
+        "ABFLASK_SDK_KEYS",
+        "ABFLASK_SECRET_KEY",
+        "ABFLASK_VIEWER_TOKEN",
+    ],
+)
+def test_a_bad_secret_is_named_but_never_shown(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name}=") as info:
+        config.from_env({name: "hunter2-secret"})
+    assert "hunter2" not in info.value.message
 
 
 def test_every_bad_variable_is_named_in_one_error() -> None:
