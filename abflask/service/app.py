@@ -15,14 +15,14 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from abflask import config
-from abflask.service import cli, handlers
+from abflask.service import cli, dashboard, handlers
 from abflask.service.api import admin, assign, events, ops, sdk
 from abflask.service.definitions import AssignmentCache, Definitions
 from abflask.service.extension import EXTENSION, Services
 from abflask.storage import localredis
 from abflask.storage.store import Store
 
-BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp)
+BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp, dashboard.bp)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     assignments = AssignmentCache(app.config["ABFLASK_ASSIGNMENT_CACHE"])
     app.extensions[EXTENSION] = Services(store, definitions, assignments)
 
+    dashboard.configure(app)  # the session cookie: key, flags, lifetime
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     handlers.register(app)
