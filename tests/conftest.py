@@ -6,17 +6,26 @@ Helpers the tests import live in ``tests/helpers.py``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 import redis as redis_py
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from abflask.storage import localredis
-from tests.helpers import PREFIX, Admin, Restartable, make_app
+from tests.helpers import (
+    NO_CHROMIUM,
+    NO_CHROMIUM_SUMMARY,
+    PREFIX,
+    Admin,
+    Restartable,
+    chromium_executable,
+    make_app,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +97,59 @@ def env(
     monkeypatch.setenv("ABFLASK_KEY_PREFIX", PREFIX)
     monkeypatch.setenv("ABFLASK_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--no-first-run",
+    # No connections to Google's hosts: the machines have a closed network.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from PATH (``chromium_executable``), driven by
+    Playwright; the test is skipped, with ``NO_CHROMIUM``, when there is none.
+    One per test module: Playwright's event loop ends with it, so later
+    tests that run asyncio start from none."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page (own cookies and storage) 1280 px wide; 15 s timeouts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter,
+) -> Generator[None]:
+    """Say plainly, after the short summary, when the browser tests did not
+    run for want of a Chromium."""
+    yield
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if NO_CHROMIUM in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "=", f"{NO_CHROMIUM_SUMMARY} ({len(skipped)} tests)", yellow=True
+        )

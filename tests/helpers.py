@@ -6,6 +6,7 @@ Fixtures live in ``conftest.py``; nothing imports that module.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Callable
@@ -25,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token-0123456789"
 SDK_KEY = "test-sdk-key-0123456789"
 PREFIX = "t"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+"""Executables ``chromium_executable`` looks for on PATH, in this order."""
+NO_CHROMIUM = "no Chromium on PATH (chromium, chromium-browser or google-chrome)"
+"""The skip reason of each browser test without one."""
+NO_CHROMIUM_SUMMARY = (
+    "browser tests skipped: no Chromium found (install Debian's chromium)"
+)
+"""The line the test session's summary ends with then."""
 
 
 def make_app(url: str, **overrides: Any) -> Flask:
@@ -100,3 +109,16 @@ class Restartable:
 
     def start(self) -> None:
         self.server = localredis.start(self.directory, persistent=True)
+
+
+def chromium_executable() -> str | None:
+    """The path of a Chromium on PATH (``CHROMIUM_NAMES``), or None.
+
+    The browser tests launch it through Playwright; Playwright's own browser
+    download (``playwright install``) is never used.
+    """
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None

@@ -89,6 +89,7 @@ THIRD_PARTY_SAMPLE = [
     "import requests",
     "import urllib3",
     "import aiohttp",
+    "from playwright.sync_api import sync_playwright",
 ]
 
 
