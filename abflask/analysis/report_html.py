@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display: cron and CI have none
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.dates import AutoDateLocator, DateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from abflask.analysis.report_text import (  # noqa: E402
     metric_title,
@@ -39,7 +42,9 @@ td:first-child,th:first-child{text-align:left}
 .verdict{font-weight:600}
 .decision{padding:.6rem 1rem;border:1px solid #bbb;border-radius:4px}
 .good{background:#e6f4ea;border-color:#8bc79b}.bad{background:#fde8e8;border-color:#e0a0a0}
-.neutral{background:#f3f4f6}.plots svg{max-width:100%;height:auto}
+.neutral{background:#f3f4f6}
+.plots{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.plots svg{max-width:100%;height:auto}
 """
 
 
@@ -55,6 +60,8 @@ def _fmt(x: Any, style: str = "") -> str:
     """A cell: ``lift`` signed percent, ``rate`` percent, ``p`` a p-value."""
     if x is None:
         return "—"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
     if isinstance(x, float):
         if style == "lift":
             return f"{x:+.2%}"
@@ -91,46 +98,221 @@ def rates_plot(result: ExperimentResult) -> str:
         ax.set_title(f"{metric['event']} ({metric['role']})")
         ax.set_ylabel("mean per participant" if value else "conversion rate")
         if not value:
-            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.margins(x=0.3)
     fig.tight_layout()
     return _svg(fig)
 
 
+MINUTE, HOUR, DAY = 60, 3600, 86400
+"""Seconds."""
+TAIL = 0.75
+"""The lift plot's y range follows the band over this last share of points."""
+REACH = 1.5
+"""How far the band may widen the lift axis beyond the line, each side, in
+multiples of the line's extent (zero included)."""
+BAND_FLOOR = 0.02
+"""The least the band may widen the lift axis beyond the line, each side (2 pp)."""
+MARGIN = 0.05
+"""Space added on each side of a range, as a share of its width."""
+
+
+def time_limits(times: Sequence[float], step: float = HOUR) -> tuple[float, float]:
+    """The x range (epoch seconds) of a time plot: the points and a margin.
+
+    One point (or all at one instant) is centred in one ``step``; more are
+    spanned with ``MARGIN`` of their span on each side, so an hour of data
+    fills the axis as a year does.
+    """
+    if not times:
+        raise ValueError("no points")
+    low, high = min(times), max(times)
+    if high == low:
+        return low - step / 2, high + step / 2
+    pad = (high - low) * MARGIN
+    return low - pad, high + pad
+
+
+def time_format(span: float) -> str:
+    """The tick labels' strftime format for an x axis ``span`` seconds wide (UTC).
+
+    Minutes within a day, day and hour up to three days, days up to three
+    months, months up to three years, years beyond.
+    """
+    if span <= DAY:
+        return "%H:%M"
+    if span <= 3 * DAY:
+        return "%b %d %H:%M"
+    if span <= 92 * DAY:
+        return "%b %d"
+    if span <= 3 * 366 * DAY:
+        return "%b %Y"
+    return "%Y"
+
+
+def marker_size(points: int) -> float:
+    """Marker diameter (pt) for a line of ``points``: every point is drawn, one
+    alone big enough to see, many small enough not to hide the line."""
+    if points <= 20:
+        return 6.0
+    if points <= 80:
+        return 4.0
+    return 2.5
+
+
+def _finite(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def lift_limits(
+    mid: Sequence[float | None],
+    low: Sequence[float | None],
+    high: Sequence[float | None],
+) -> tuple[tuple[float, float], bool]:
+    """The lift plot's y range, and whether it clips the band.
+
+    The range covers zero and the whole lift line, and the always-valid band
+    of the later ``TAIL`` of points (the first quarter's band, wide while
+    few users are in, is left out). The band may widen the range beyond the
+    line by at most ``REACH`` times the line's own extent (zero included),
+    and at least ``BAND_FLOOR``, on each side: an hour-old band of
+    -400%...+600% must not flatten a +27% line (the axis stops at -40% and
+    +67%). ``MARGIN`` is added on each side. The flag is set when some of the
+    band, at any point, lies outside the range. Each sequence has one entry
+    per point (None or NaN where undefined).
+    """
+    if not len(mid) == len(low) == len(high):
+        raise ValueError("mid, low and high differ in length")
+    line = [0.0, *_finite(mid)]
+    bottom, top = min(line), max(line)
+    reach = max((top - bottom) * REACH, BAND_FLOOR)
+    first = math.floor(len(mid) * (1 - TAIL))
+    band_low = _finite(low[first:])
+    band_high = _finite(high[first:])
+    if band_low:
+        bottom = min(bottom, max(min(band_low), bottom - reach))
+    if band_high:
+        top = max(top, min(max(band_high), top + reach))
+    if top == bottom:  # a line at zero and no band: a range around zero
+        bottom, top = -BAND_FLOOR, BAND_FLOOR
+    pad = (top - bottom) * MARGIN
+    bottom, top = bottom - pad, top + pad
+    clipped = any(v < bottom for v in _finite(low)) or any(
+        v > top for v in _finite(high)
+    )
+    return (bottom, top), clipped
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
 def timeline_plot(result: ExperimentResult) -> str:
-    """Cumulative participants, and relative lift with the sequential band."""
+    """Cumulative participants, and relative lift with the sequential band.
+
+    Both share an x axis spanning the points (``time_limits``, labelled by
+    ``time_format``); every point has a marker, so one point shows; the lift
+    axis is ``lift_limits``. The lines carry SVG ids
+    ``<key>-participants-<i>`` and ``<key>-lift-<i>`` (variation index), the
+    axes ``<key>-axes-participants`` and ``<key>-axes-lift``.
+    """
+    key = result["key"]
     series = result["timeseries"]
     points = series["points"]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    when = [datetime.fromtimestamp(p["t"], UTC) for p in points]
+    top.patch.set_gid(f"{key}-axes-participants")
+    bottom.patch.set_gid(f"{key}-axes-lift")
+    times = [p["t"] for p in points]
+    when = [datetime.fromtimestamp(t, UTC) for t in times]
+    size = marker_size(len(points))
+    mids: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
     for i, name in enumerate(result["variations"]):
-        top.plot(when, [p["participants"][i] for p in points], label=name)
+        top.plot(
+            when,
+            [p["participants"][i] for p in points],
+            marker="o",
+            markersize=size,
+            label=name,
+            gid=f"{key}-participants-{i}",
+        )
         if i == 0:
             continue
         lift = [p["lift"][i - 1] for p in points]
-        mid = [x["rel_lift"] if x["rel_lift"] is not None else math.nan for x in lift]
-        low = [
-            x["rel_ci_sequential"][0]
-            if x["rel_ci_sequential"][0] is not None
-            else math.nan
-            for x in lift
-        ]
-        high = [
-            x["rel_ci_sequential"][1]
-            if x["rel_ci_sequential"][1] is not None
-            else math.nan
-            for x in lift
-        ]
-        (line,) = bottom.plot(when, mid, label=f"{name} vs {result['variations'][0]}")
-        bottom.fill_between(when, low, high, alpha=0.2, color=line.get_color())
+        mid = [x["rel_lift"] for x in lift]
+        low = [x["rel_ci_sequential"][0] for x in lift]
+        high = [x["rel_ci_sequential"][1] for x in lift]
+        mids += mid
+        lows += low
+        highs += high
+        (line,) = bottom.plot(
+            when,
+            [_nan(x) for x in mid],
+            marker="o",
+            markersize=size,
+            label=f"{name} vs {result['variations'][0]}",
+            gid=f"{key}-lift-{i}",
+        )
+        if len(points) == 1:  # a band of one point has no width: a bar
+            bars = bottom.errorbar(
+                when,
+                [_nan(x) for x in mid],
+                yerr=[
+                    [_nan(m) - _nan(x) for m, x in zip(mid, low, strict=True)],
+                    [_nan(x) - _nan(m) for m, x in zip(mid, high, strict=True)],
+                ],
+                fmt="none",
+                capsize=8,
+                elinewidth=6,
+                alpha=0.35,
+                color=line.get_color(),
+            )
+            bars.lines[2][0].set_gid(f"{key}-band-{i}")
+        else:
+            bottom.fill_between(
+                when,
+                [_nan(x) for x in low],
+                [_nan(x) for x in high],
+                alpha=0.2,
+                color=line.get_color(),
+                linewidth=0,
+                gid=f"{key}-band-{i}",
+            )
     top.set_ylabel("participants (cumulative)")
-    top.legend(loc="upper left")
+    top.set_ylim(bottom=0)
+    top.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
+    top.legend(loc="lower right")  # cumulative counts rise to the upper right
     bottom.axhline(0, color="#888", linewidth=1)
     kind = series.get("type", "conversion")
     bottom.set_ylabel(f"relative lift on {series.get('event') or '—'} ({kind})")
-    bottom.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if mids:
+        (y_low, y_high), clipped = lift_limits(mids, lows, highs)
+        bottom.set_ylim(y_low, y_high)
+        if clipped:
+            bottom.set_title(
+                "the always-valid band is cut off where it is wider than the axis",
+                loc="right",
+                fontsize=8,
+                color="#555",
+            )
     if len(result["variations"]) > 1:
-        bottom.legend(loc="upper left")
+        bottom.legend(loc="best")
+    if times:
+        start, end = time_limits(times, float(series.get("step", HOUR)))
+        bottom.set_xlim(
+            datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        )
+        bottom.xaxis.set_major_locator(
+            AutoDateLocator(tz=UTC, maxticks=9)  # type: ignore[no-untyped-call]
+        )
+        bottom.xaxis.set_major_formatter(
+            DateFormatter(time_format(end - start), tz=UTC)  # type: ignore[no-untyped-call]
+        )
+        first = datetime.fromtimestamp(start, UTC)
+        day = f", {first:%Y-%m-%d}" if end - start <= DAY else ""
+        bottom.set_xlabel(f"time (UTC{day})")
     fig.autofmt_xdate()
     return _svg(fig)
 
