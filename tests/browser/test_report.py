@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ def report(
     assert analysis.main(argv) == 0
     [result] = json.loads(capsys.readouterr().out)["experiments"]
     return html, result
+
+
+class Generated(datetime):
+    """``datetime`` whose ``now`` is ``at`` (epoch seconds)."""
+
+    at = float(T0)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> Generated:
+        return cls.fromtimestamp(cls.at, tz)
 
 
 RECTS = """selector => [...document.querySelectorAll(selector)].map(e => {
@@ -141,10 +152,14 @@ def test_report_plots_are_visible(
     env: Path,
     capsys: pytest.CaptureFixture[str],
     page: Page,
+    monkeypatch: pytest.MonkeyPatch,
     age: int,
     users: int,
     screenshot: str | None,
 ) -> None:
+    if screenshot:  # the same picture every run: generated as the log ends
+        monkeypatch.setattr(Generated, "at", T0 + age)
+        monkeypatch.setattr(report_html, "datetime", Generated)
     html, result = report(env, capsys, age, users)
     check_report(page, html, result)
     if screenshot:
