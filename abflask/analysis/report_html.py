@@ -176,10 +176,10 @@ def lift_limits(
     few users are in, is left out). The band may widen the range beyond the
     line by at most ``REACH`` times the line's own extent (zero included),
     and at least ``BAND_FLOOR``, on each side: an hour-old band of
-    -400%...+600% must not flatten a +27% line (the axis stops at -40% and
-    +67%). ``MARGIN`` is added on each side. The flag is set when some of the
-    band, at any point, lies outside the range. Each sequence has one entry
-    per point (None or NaN where undefined).
+    -400%...+600% must not flatten a +27% line (the axis goes from -46% to
+    +73%). ``MARGIN`` is added on each side. The flag is set when some of
+    the band, at any point, lies outside the range. Each sequence has one
+    entry per point (None or NaN where undefined).
     """
     if not len(mid) == len(low) == len(high):
         raise ValueError("mid, low and high differ in length")
