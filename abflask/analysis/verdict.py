@@ -147,28 +147,27 @@ def _sign(metric: Metric) -> float:
     return 1.0 if metric.direction == "higher" else -1.0
 
 
+def _one_sided(settings: AnalysisSettings) -> float:
+    """The two-sided level whose sequence bounds each side at level alpha."""
+    return min(2.0 * settings.alpha, 0.5)
+
+
 def _compare(
-    data: MetricData, settings: AnalysisSettings, alpha: float
-) -> tuple[list[stats.Comparison], list[stats.Comparison]]:
-    conv, val = data.conversion, data.value
-    tuning = float(settings.planned_users)
-    return (
-        [
-            stats.compare(conv[0], t, "conversion", alpha=alpha, tuning=tuning)
-            for t in conv[1:]
-        ],
-        [
-            stats.compare(
-                val[0],
-                t,
-                "value",
-                alpha=alpha,
-                tuning=tuning,
-                nonnegative=data.nonnegative,
-            )
-            for t in val[1:]
-        ],
-    )
+    data: MetricData, settings: AnalysisSettings, alpha: float, kind: str
+) -> list[stats.Comparison]:
+    """Every treatment against control on ``kind`` (conversion or value)."""
+    arms = data.conversion if kind == "conversion" else data.value
+    return [
+        stats.compare(
+            arms[0],
+            t,
+            kind,
+            alpha=alpha,
+            tuning=float(settings.planned_users),
+            nonnegative=kind == "conversion" or data.nonnegative,
+        )
+        for t in arms[1:]
+    ]
 
 
 def _enough(data: MetricData, i: int, settings: AnalysisSettings) -> bool:
@@ -182,10 +181,7 @@ def _guardrail(
 ) -> tuple[list[str], list[float | None]]:
     """Outcomes and harm bounds of a guardrail, one-sided at level alpha."""
     data, metric, sign = ev.data, ev.metric, _sign(ev.metric)
-    # The two-sided sequence at 2 alpha bounds each side at level alpha.
-    one_sided = min(2.0 * settings.alpha, 0.5)
-    conv, val = _compare(data, settings, one_sided)
-    cmps = conv if metric.type == "conversion" else val
+    cmps = _compare(data, settings, _one_sided(settings), metric.type)
     control_mean = abs(data.summaries()[0].mean)
     tolerated = (metric.margin or 0.0) * control_mean
     outcomes: list[str] = []
@@ -239,7 +235,7 @@ def _users_needed(
         control,
         ev.metric.type,
         mde=settings.mde,
-        alpha=min(2.0 * settings.alpha, 0.5) if guardrail else settings.alpha,
+        alpha=_one_sided(settings) if guardrail else settings.alpha,
         power=settings.power,
         tuning=float(settings.planned_users),
         family=1 if guardrail else family,
@@ -419,7 +415,8 @@ def evaluate(
     """
     evs: list[MetricEvaluation] = []
     for data in metrics:
-        conv, val = _compare(data, settings, settings.alpha)
+        conv = _compare(data, settings, settings.alpha, "conversion")
+        val = _compare(data, settings, settings.alpha, "value")
         evs.append(MetricEvaluation(data, conv, val))
     tested = [ev for ev in evs if ev.metric.role != "guardrail"]
     fixed = [c.p_value for ev in tested for c in ev.tested()]
