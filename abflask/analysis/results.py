@@ -80,13 +80,11 @@ def select_phase(exp: Experiment, index: int | None) -> Phase:
     An experiment that never started (or a CSV without a definition) has one
     implicit phase with its current weights.
     """
-    k = len(exp.variations)
     phases = exp.phases
     if not phases:
         if index not in (None, 0):
             raise ValueError(f"phase {index} does not exist; the experiment has one")
-        weights = tuple(exp.weights) if exp.weights else (1.0 / k,) * k
-        return Phase(0, 1, None, None, weights)
+        return Phase(0, 1, None, None, exp.effective_weights)
     last = len(phases) - 1
     i = last if index is None else index
     if not 0 <= i <= last:
@@ -122,40 +120,57 @@ def metrics_of(
 
 
 @dataclass(frozen=True)
+class MetricRows:
+    """One metric's participants with the event: variation, value total (capped
+    when the metric says so) and first time; ``cap`` the cap applied."""
+
+    variation: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    first_at: npt.NDArray[np.int64]
+    cap: float | None
+
+
+@dataclass(frozen=True)
 class PhaseData:
     """The phase's participants and, per metric, each participant's total.
 
     ``users``: the participants (index user) with ``variation`` and
-    ``exposed_at``; ``counts`` participants per variation.
+    ``exposed_at``; ``counts`` participants per variation. ``multi`` (users
+    exposed to several variations) and ``boundary`` (first exposed in the
+    second a later phase started) count the users left out of every phase.
     """
 
     users: pd.DataFrame
     pairs: pd.DataFrame
     counts: npt.NDArray[np.int64]
+    multi: int
+    boundary: int
 
     @classmethod
     def of(cls, exp: Experiment, agg: Aggregates, phase: Phase) -> PhaseData:
         users = agg.users[~agg.users["multi"].to_numpy(bool)]
         phases = phase_of(exp, users["exposed_at"].to_numpy(np.int64))
+        multi, boundary = len(agg.users) - len(users), int((phases < 0).sum())
         users = users[phases == phase.index]
         pairs = agg.pairs[agg.pairs["user"].isin(users.index)]
         k = len(exp.variations)
         counts = np.bincount(users["variation"].to_numpy(np.int64), minlength=k)[:k]
-        return cls(users, pairs, counts.astype(np.int64))
+        return cls(users, pairs, counts.astype(np.int64), multi, boundary)
 
-    def metric_rows(
-        self, event_id: int | None
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Variation, value total and first time of each participant with the event."""
+    def metric_rows(self, metric: Metric, event_id: int | None) -> MetricRows:
+        """The rows of ``metric`` (event ``event_id``), capped once here."""
         if event_id is None:
-            return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
+            empty = np.empty(0, np.int64)
+            return MetricRows(empty, np.empty(0), empty, None)
         pairs = self.pairs[self.pairs["event"] == event_id]
         users = pairs["user"].to_numpy()
-        variation = self.users["variation"].reindex(users).to_numpy(np.int64)
-        return (
-            variation,
-            pairs["value"].to_numpy(np.float64),
+        values = pairs["value"].to_numpy(np.float64)
+        cap = cap_value(metric, values, int(self.counts.sum()))
+        return MetricRows(
+            self.users["variation"].reindex(users).to_numpy(np.int64),
+            values if cap is None else np.minimum(values, cap),
             pairs["first_at"].to_numpy(np.int64),
+            cap,
         )
 
 
@@ -174,22 +189,17 @@ def cap_value(metric: Metric, values: npt.NDArray[np.float64], n: int) -> float 
 
 
 def metric_data(
-    metric: Metric, phase: PhaseData, event_id: int | None
-) -> tuple[verdict.MetricData, npt.NDArray[np.int64], float | None]:
-    """One metric's summaries, converters per variation, and the cap used."""
-    k = len(phase.counts)
-    variation, values, _ = phase.metric_rows(event_id)
-    cap = cap_value(metric, values, int(phase.counts.sum()))
-    if cap is not None:
-        values = np.minimum(values, cap)
-    converters = np.bincount(variation, minlength=k)[:k].astype(np.int64)
+    metric: Metric, rows: MetricRows, counts: npt.NDArray[np.int64]
+) -> tuple[verdict.MetricData, npt.NDArray[np.int64]]:
+    """One metric's summaries, and converters per variation."""
+    k = len(counts)
+    converters = np.bincount(rows.variation, minlength=k)[:k].astype(np.int64)
     conversion = [
-        stats.Summary.of_counts(int(converters[i]), int(phase.counts[i]))
-        for i in range(k)
+        stats.Summary.of_counts(int(converters[i]), int(counts[i])) for i in range(k)
     ]
-    value = stats.Summary.of_groups(variation, values, phase.counts)
-    nonnegative = bool(values.size == 0 or values.min() >= 0.0)
-    return verdict.MetricData(metric, conversion, value, nonnegative), converters, cap
+    value = stats.Summary.of_groups(rows.variation, rows.values, counts)
+    nonnegative = bool(rows.values.size == 0 or rows.values.min() >= 0.0)
+    return verdict.MetricData(metric, conversion, value, nonnegative), converters
 
 
 def _comparison(
@@ -268,8 +278,7 @@ def _metric_result(
 def _timeseries(
     data: verdict.MetricData,
     phase: PhaseData,
-    event_id: int | None,
-    cap: float | None,
+    rows: MetricRows,
     settings: AnalysisSettings,
 ) -> TimeSeries:
     """Cumulative participants, converters and lift with the sequential band.
@@ -282,7 +291,7 @@ def _timeseries(
     if len(users) == 0:
         return {"event": metric.event, "type": metric.type, "points": []}
     exposed_at = users["exposed_at"].to_numpy(np.int64)
-    variation, values, first_at = phase.metric_rows(event_id)
+    variation, values, first_at = rows.variation, rows.values, rows.first_at
     start, end = int(exposed_at.min()), int(exposed_at.max())
     if first_at.size:
         end = max(end, int(first_at.max()))
@@ -300,8 +309,6 @@ def _timeseries(
     c = np.zeros(slots, np.int64)
     at = np.searchsorted(edges, first_at)
     np.add.at(c, (at, variation), 1)
-    if cap is not None:
-        values = np.minimum(values, cap)
     # Values shifted by their mean, so the cumulative sums keep their precision.
     shift = float(values.mean()) if values.size else 0.0
     s = np.zeros(slots)
@@ -385,24 +392,20 @@ def compute(
     srm_p = sequential.srm_sequential_p_value(counts, list(chosen.weights))
     srm = bool(srm_p < sequential.SRM_THRESHOLD)
     metrics = metrics_of(exp, names, agg.pairs)
-    built = [metric_data(m, data, ids.get(m.event)) for m in metrics]
+    rows = [data.metric_rows(m, ids.get(m.event)) for m in metrics]
+    built = [metric_data(m, r, data.counts) for m, r in zip(metrics, rows, strict=True)]
     found = verdict.evaluate(
         exp.variations, [b[0] for b in built], settings, counts, srm=srm
     )
     results = [
-        _metric_result(ev, exp.variations, conv, cap, settings)
-        for ev, (_, conv, cap) in zip(found.metrics, built, strict=True)
+        _metric_result(ev, exp.variations, conv, r.cap, settings)
+        for ev, (_, conv), r in zip(found.metrics, built, rows, strict=True)
     ]
     lead = next((i for i, m in enumerate(metrics) if m.role == "primary"), 0)
     if built:
-        series = _timeseries(
-            built[lead][0], data, ids.get(metrics[lead].event), built[lead][2], settings
-        )
+        series = _timeseries(built[lead][0], data, rows[lead], settings)
     else:
         series = {"event": None, "points": []}
-    users = agg.users[~agg.users["multi"].to_numpy(bool)]
-    boundary = int((phase_of(exp, users["exposed_at"].to_numpy(np.int64)) < 0).sum())
-    multi = len(agg.users) - len(users)
     return {
         "key": exp.key,
         "name": exp.name or exp.key,
@@ -419,8 +422,8 @@ def compute(
         "settings": asdict(settings),
         "participants": dict(zip(exp.variations, counts, strict=True)),
         "excluded": {
-            "multiple_variations": multi,
-            "phase_boundary": boundary,
+            "multiple_variations": data.multi,
+            "phase_boundary": data.boundary,
             "unattributed_events": int(agg.unattributed),
         },
         "srm_p_value": _clean(srm_p),
