@@ -21,6 +21,7 @@ import pandas as pd
 
 from abflask.analysis import aggregate
 from abflask.analysis.aggregate import Aggregates
+from abflask.core import experiment
 from abflask.core.experiment import Experiment, Phase, split_weights
 from abflask.core.metric import parse_analysis, parse_metrics
 from abflask.errors import ValidationError
@@ -126,17 +127,12 @@ def _check_phases(exp: Experiment, where: str) -> None:
 
 
 def parse_weights(raw: str, n: int) -> tuple[float, ...]:
-    """``--weights`` (``0.9,0.1``): one share per variation, summing to 1 (±0.01)."""
+    """``--weights`` (``0.9,0.1``): one share per variation, summing to 1 (±0.01),
+    checked as the admin API checks ``weights``."""
     try:
-        weights = tuple(float(x) for x in raw.split(","))
-    except ValueError as exc:
+        weights = experiment.parse_weights([float(x) for x in raw.split(",")], n)
+    except (ValueError, ValidationError) as exc:  # not numbers, or refused
         raise ValidationError("weights", f"--weights {raw!r}: {exc}") from exc
-    if len(weights) != n or not all(0 <= w <= 1 for w in weights):
-        raise ValidationError(
-            "weights", f"--weights {raw!r}: must be {n} numbers from 0 to 1"
-        )
-    if not 0.99 <= math.fsum(weights) <= 1.01:
-        raise ValidationError("weights", f"--weights {raw!r}: must sum to 1")
     return split_weights(weights, n)
 
 

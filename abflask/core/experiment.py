@@ -305,7 +305,7 @@ class Experiment:
         if isinstance(weights, tuple):
             weights = list(weights)
         if weights is not None:
-            parsed = _weights(weights, len(self.variations))
+            parsed = parse_weights(weights, len(self.variations))
             changed = replace(self, weights=parsed)
         else:
             changed = self
@@ -374,7 +374,9 @@ def _variations(raw: Any) -> tuple[str, ...]:
     return names
 
 
-def _weights(raw: Any, n: int) -> tuple[float, ...] | None:
+def parse_weights(raw: Any, n: int) -> tuple[float, ...] | None:
+    """A ``weights`` field: None, or a list of ``n`` numbers in [0, 1] summing
+    to 1 (±0.01); ValidationError naming ``weights`` or ``weights[i]``."""
     if raw is None:
         return None
     if not isinstance(raw, list) or len(raw) != n:
@@ -422,7 +424,7 @@ def parse_experiment(payload: Any, now: float) -> Experiment:
         key=key,
         variations=variations,
         name=key if body.get("name") is None else text(body["name"], "name", MAX_NAME),
-        weights=_weights(body.get("weights"), len(variations)),
+        weights=parse_weights(body.get("weights"), len(variations)),
         coverage=1.0 if coverage is None else number(coverage, "coverage", 0, 1),
         seed=text(seed, "seed", MAX_STRING) if seed is not None else key,
         hash_version=hash_version,
