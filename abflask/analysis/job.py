@@ -24,8 +24,8 @@ import numpy as np
 
 from abflask.analysis import aggregate, csvfile, results
 from abflask.analysis.aggregate import Aggregates
-from abflask.analysis.schema import ExperimentResult
 from abflask.core.experiment import Experiment
+from abflask.core.stats.schema import ExperimentResult
 from abflask.errors import ConflictError, ValidationError
 from abflask.storage.store import Store
 

@@ -30,7 +30,7 @@ from abflask.analysis.report_text import (  # noqa: E402
     summary_rows,
     warnings,
 )
-from abflask.analysis.schema import ExperimentResult  # noqa: E402
+from abflask.core.stats.schema import ExperimentResult  # noqa: E402
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}

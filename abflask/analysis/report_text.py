@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from abflask.analysis.csvfile import spreadsheet_safe
-from abflask.analysis.schema import ExperimentResult, MetricResult
+from abflask.core.stats.schema import ExperimentResult, MetricResult
 
 
 def _pct(x: float | None, signed: bool = False) -> str:

@@ -21,7 +21,9 @@ import pandas as pd
 
 from abflask.analysis import sequential, stats, verdict
 from abflask.analysis.aggregate import Aggregates
-from abflask.analysis.schema import (
+from abflask.core.experiment import Experiment
+from abflask.core.metric import AnalysisSettings, Metric
+from abflask.core.stats.schema import (
     ComparisonResult,
     ExperimentResult,
     Interval,
@@ -31,8 +33,6 @@ from abflask.analysis.schema import (
     TimeSeries,
     VariationResult,
 )
-from abflask.core.experiment import Experiment
-from abflask.core.metric import AnalysisSettings, Metric
 
 MAX_POINTS = 200
 """Most points of a time series."""
@@ -248,6 +248,7 @@ def _metric_result(
             "conversion_rate_ci": _rate_interval(conv, z),
             "mean": _clean(val.mean) if val.n else None,
             "mean_ci": _rate_interval(val, z),
+            "sd": _clean(math.sqrt(val.var)) if val.n else None,
             "outcome": None,
             "harm_bound": None,
             "conversion": dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
@@ -269,6 +270,9 @@ def _metric_result(
     return {
         **metric.to_dict(),  # type: ignore[typeddict-item]
         "cap_value": cap,
+        "nonnegative": ev.data.nonnegative,
+        "source": "job",
+        "note": None,
         "variations": rows,
         "users_needed": ev.users_needed,
         "verdict": ev.verdict,
@@ -429,6 +433,7 @@ def compute(
         "srm_p_value": _clean(srm_p),
         "srm_warning": srm,
         "records_analysed": agg.position,
+        "source": "job",
         "decision": {
             "state": found.decision.state,
             "variation": found.decision.variation,

@@ -1,8 +1,10 @@
-"""The JSON shape of an analysis result, as TypedDicts.
+"""The JSON shape of a result, as TypedDicts: the job's and the live one.
 
-``results.compute`` builds an ``ExperimentResult``; the job stores it in Redis
-(served by ``GET /experiments/<key>/results``), and the reports and the
-README's "Analysis" section describe and format it. Types only.
+The analysis job builds an ``ExperimentResult`` from the event log and stores
+it in Redis (served by ``GET /experiments/<key>/results``); the service builds
+the same shape from the live counters (``?live=1``). The reports, the
+dashboard and the README's "Analysis" section describe and format it. Types
+only.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class VariationResult(TypedDict):
     """Mean per participant of the (capped) value."""
     mean_ci: Interval | None
     """Normal interval of the mean at 1 - alpha, for plots."""
+    sd: float | None
+    """Standard deviation (ddof 1) of the (capped) per-user value."""
     outcome: str | None
     """``verdict.OUTCOMES``; None on the control row."""
     harm_bound: float | None
@@ -66,6 +70,12 @@ class MetricResult(TypedDict):
     window: int | None
     cap_value: float | None
     """The cap applied to per-user values in this phase (None: uncapped)."""
+    nonnegative: bool
+    """Every per-user total is at least 0 (relative intervals stop at -100%)."""
+    source: str
+    """``job`` (from the event log) or ``live`` (from the counters)."""
+    note: str | None
+    """Why a metric of a live result comes from the last job run, if it does."""
     variations: list[VariationResult]
     users_needed: int | None
     verdict: str
@@ -137,7 +147,10 @@ class ExperimentResult(TypedDict):
     excluded: Excluded
     srm_p_value: float | None
     srm_warning: bool
-    records_analysed: int
+    records_analysed: int | None
+    """Event-log records the job read; None in a live result."""
+    source: str
+    """``job`` or ``live``."""
     decision: DecisionResult
     metrics: list[MetricResult]
     timeseries: TimeSeries
