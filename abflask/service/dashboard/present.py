@@ -1,88 +1,29 @@
 """What each page shows, gathered and shaped for the templates.
 
 The pages read through ``management`` (definitions, 404s) and the Store's
-read methods (live counters, the analysis job's stored results); numbers stay
-numbers here and the templates format them (``format``). Which of the job's
-numbers a table shows follows the experiment's analysis ``mode``: in
-``sequential`` mode (the default) the always-valid interval and p-value, which
-stay valid however often the page is looked at; in ``fixed`` mode the
-fixed-horizon ones. Adjusted p-values are shown where the job computed them.
+read methods (live counters, stored results). An experiment's numbers come
+from one function, ``results_for``, and are drawn by
+``abflask.core.render.tables`` (the job's HTML report draws with it too), so
+the page and the fragment its script refreshes every few seconds are the same
+HTML. The templates format the rest (``format``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from html import escape
+from typing import Any, cast
 
 from abflask.core.experiment import Experiment
+from abflask.core.fields import fail
 from abflask.core.flag import Flag
 from abflask.core.metric import parse_metrics
+from abflask.core.render import tables
+from abflask.core.stats.schema import ExperimentResult
 from abflask.service import management
 from abflask.service.extension import Services
-
-
-@dataclass(frozen=True)
-class Row:
-    """One variation of a metric table (raw numbers; None is shown as —)."""
-
-    name: str
-    participants: Any
-    rate: Any
-    rate_ci: Any
-    lift: Any
-    interval: Any
-    p_value: Any
-    outcome: Any
-    control: bool
-
-
-@dataclass(frozen=True)
-class MetricTable:
-    """One metric of the stored results, as the experiment page shows it."""
-
-    event: str
-    type: str
-    role: str
-    direction: str
-    verdict: str
-    users_needed: Any
-    rows: list[Row]
-
-    @property
-    def rate_heading(self) -> str:
-        if self.type == "conversion":
-            return "Conversion rate"
-        return "Mean per participant"
-
-
-@dataclass(frozen=True)
-class Results:
-    """The analysis job's last run for an experiment."""
-
-    raw: Mapping[str, Any]
-    tables: list[MetricTable]
-
-    @property
-    def decision(self) -> Mapping[str, Any]:
-        found = self.raw.get("decision")
-        return found if isinstance(found, Mapping) else {}
-
-    @property
-    def state(self) -> str:
-        return str(self.decision.get("state") or "none")
-
-    @property
-    def sequential(self) -> bool:
-        settings = self.raw.get("settings") or {}
-        return bool(settings.get("mode", "sequential") != "fixed")
-
-    @property
-    def confidence(self) -> Any:
-        settings = self.raw.get("settings") or {}
-        alpha = settings.get("alpha")
-        return 1 - alpha if isinstance(alpha, int | float) else None
 
 
 @dataclass(frozen=True)
@@ -109,9 +50,7 @@ class ExperimentPage:
 
     experiment: Experiment
     participants: list[tuple[str, int]]
-    results: Results | None
-    phase_note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    results: Results
 
 
 def live_participants(counts: Mapping[str, Any]) -> list[tuple[str, int]]:
@@ -130,23 +69,13 @@ def overview(svc: Services) -> tuple[list[ExperimentRow], list[Flag]]:
     return rows, management.list_flags(svc)
 
 
-def experiment_page(svc: Services, key: str) -> ExperimentPage:
-    """One experiment (404 if missing) with live counts and its stored results."""
+def experiment_page(
+    svc: Services, key: str, phase: int | None, now: float
+) -> ExperimentPage:
+    """One experiment (404 if missing) with live counts and its results."""
     exp = management.get_experiment(svc, key)
-    stored = svc.store.results(exp.key)
-    results = shape_results(stored) if stored is not None else None
-    note = ""
-    if results is not None and exp.phases:
-        phase = results.raw.get("phase") or {}
-        index = phase.get("index")
-        if isinstance(index, int) and index != len(exp.phases) - 1:
-            note = (
-                f"These numbers are for phase {index + 1}; phase "
-                f"{len(exp.phases)} began since. The next analysis run covers it."
-            )
-    return ExperimentPage(
-        exp, live_participants(svc.store.counters(exp)), results, note
-    )
+    participants = live_participants(svc.store.counters(exp))
+    return ExperimentPage(exp, participants, results(svc, exp, phase, now))
 
 
 def live(svc: Services, key: str) -> dict[str, Any]:
@@ -159,56 +88,75 @@ def live(svc: Services, key: str) -> dict[str, Any]:
     }
 
 
-def shape_results(raw: Mapping[str, Any]) -> Results:
-    """The stored results JSON (README, Analysis) as metric tables."""
-    sequential = (raw.get("settings") or {}).get("mode", "sequential") != "fixed"
-    tables = [
-        _table(m, sequential) for m in raw.get("metrics") or [] if isinstance(m, dict)
-    ]
-    return Results(raw, tables)
+# -- results --------------------------------------------------------------------
 
 
-def _table(metric: Mapping[str, Any], sequential: bool) -> MetricTable:
-    kind = "conversion" if metric.get("type") == "conversion" else "value"
-    rows = []
-    for i, v in enumerate(metric.get("variations") or []):
-        test = v.get(kind) or {}
-        if sequential:
-            ci = test.get("rel_ci_sequential")
-            p = _first(test, "p_value_sequential_adjusted", "p_value_sequential")
-        else:
-            ci = test.get("rel_ci")
-            p = _first(test, "p_value_adjusted", "p_value")
-        rate = v.get("conversion_rate") if kind == "conversion" else v.get("mean")
-        rate_ci = (
-            v.get("conversion_rate_ci") if kind == "conversion" else v.get("mean_ci")
+def results_for(svc: Services, key: str, phase: int | None) -> ExperimentResult | None:
+    """The result the experiment page shows for ``phase`` (an index; None: the
+    latest), or None when there is none.
+
+    The one source of the page's numbers and of its refreshed fragment. For
+    now it is what the analysis job stored: the last run, of the phase that
+    was current then, so another phase has none.
+    """
+    stored = svc.store.results(key)
+    if stored is None:
+        return None
+    if phase is not None and stored.get("phase", {}).get("index") != phase:
+        return None
+    return cast(ExperimentResult, stored)
+
+
+@dataclass(frozen=True)
+class Results:
+    """The results section: the result (if any) and its HTML."""
+
+    result: ExperimentResult | None
+    phase: int | None
+    html: str
+
+
+def results(svc: Services, exp: Experiment, phase: int | None, now: float) -> Results:
+    """The results section of ``exp``'s page for ``phase``: the same for the
+    page and for the fragment its script fetches."""
+    if phase is not None and not 0 <= phase < max(len(exp.phases), 1):
+        raise fail("phase", f"{exp.key!r} has no phase {phase}")
+    result = results_for(svc, exp.key, phase)
+    if result is None:
+        return Results(None, phase, _no_results(exp, phase))
+    notes = []
+    shown = result["phase"]["index"]
+    if phase is None and exp.phases and shown != len(exp.phases) - 1:
+        notes.append(
+            f"These numbers are for phase {shown + 1}; phase {len(exp.phases)} "
+            "began since. The next analysis run covers it."
         )
-        rows.append(
-            Row(
-                name=str(v.get("name", "")),
-                participants=v.get("participants"),
-                rate=rate,
-                rate_ci=rate_ci,
-                lift=test.get("rel_lift"),
-                interval=ci,
-                p_value=p,
-                outcome=v.get("outcome"),
-                control=i == 0,
-            )
+    html = tables.results_section(result, now=now, heading=2, notes=notes)
+    return Results(result, phase, html)
+
+
+def _no_results(exp: Experiment, phase: int | None) -> str:
+    if phase is None:
+        words = (
+            "The analysis job (<code>scripts/analyze.py</code>, usually run from "
+            "cron) has not analysed this experiment yet."
         )
-    return MetricTable(
-        event=str(metric.get("event", "")),
-        type=kind,
-        role=str(metric.get("role") or "primary"),
-        direction=str(metric.get("direction") or "higher"),
-        verdict=str(metric.get("verdict") or ""),
-        users_needed=metric.get("users_needed"),
-        rows=rows,
+    elif phase == len(exp.phases) - 1:
+        words = (
+            f"The analysis job has not analysed phase {phase + 1} yet: its next "
+            "run covers it."
+        )
+    else:
+        words = (
+            f"No stored results for phase {phase + 1}: the analysis job stores "
+            "the current phase's. <code>scripts/analyze.py --experiment "
+            f"{escape(exp.key)} --phase {phase}</code> prints them."
+        )
+    return (
+        '<div id="decision" class="decision none">'
+        '<span class="badge none">no results yet</span>'
+        f"<p>{words}</p></div>"
     )
-
-
-def _first(test: Mapping[str, Any], *names: str) -> Any:
-    return next((test[n] for n in names if test.get(n) is not None), None)
 
 
 # -- the create and edit forms ----------------------------------------------

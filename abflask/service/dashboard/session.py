@@ -32,7 +32,7 @@ LIFETIME = timedelta(hours=12)
 COOKIE = "abflask_session"
 DERIVATION = b"abflask dashboard session key v1"
 """What the admin token signs to give the default session key."""
-PUBLIC = frozenset({"dashboard.login", "dashboard.static"})
+PUBLIC = frozenset({"dashboard.login", "dashboard.static", "dashboard.results_css"})
 """Endpoints that need no login (the login form and the assets)."""
 CSRF_HEADER = "X-CSRF-Token"
 

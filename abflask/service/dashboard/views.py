@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import g, redirect, render_template, request
+from flask import g, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 from abflask.core.fields import fail
+from abflask.core.render import style
 from abflask.errors import (
     AbflaskError,
     ConflictError,
@@ -104,11 +106,41 @@ def index() -> str:
     return render_template("dashboard/list.html", rows=rows, flags=flags)
 
 
+def _phase() -> int | None:
+    """The ``phase`` query parameter: a phase index, or None when absent."""
+    raw = request.args.get("phase")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise fail("phase", "must be a phase index: 0 for the first phase")
+    return int(raw)
+
+
 @bp.get("/x/<key>")
 def experiment(key: str) -> str:
-    """One experiment: its phase, live participants and the last job's numbers."""
-    page = present.experiment_page(get_services(), key)
-    return render_template("dashboard/experiment.html", page=page)
+    """One experiment: its phase, live participants and its results."""
+    page = present.experiment_page(get_services(), key, _phase(), time.time())
+    return render_template(
+        "dashboard/experiment.html", page=page, results=Markup(page.results.html)
+    )
+
+
+@bp.get("/x/<key>/results.html")
+def results(key: str) -> ResponseReturnValue:
+    """The experiment page's results section alone, for its script to swap in."""
+    svc = get_services()
+    exp = management.get_experiment(svc, key)
+    section = present.results(svc, exp, _phase(), time.time())
+    return section.html, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/assets/results.css")
+def results_css() -> ResponseReturnValue:
+    """The CSS of the results section (``abflask.core.render.style``)."""
+    answer = make_response(style.CSS)
+    answer.mimetype = "text/css"
+    answer.add_etag()
+    return answer.make_conditional(request)
 
 
 @bp.get("/x/<key>/live.json")

@@ -99,7 +99,7 @@ def test_the_experiment_page_shows_the_stored_results(
     assert page.get(id="phase").text.startswith("Phase 1 of 1, since ")
     assert "split 50% / 50% (control / treatment)" in page.get(id="phase").text
     decision = page.get(id="decision")
-    assert decision.attrs["class"] == "keep_running"
+    assert decision.attrs["class"] == "decision keep_running"
     assert results["decision"]["summary"] in decision.text
     generated = page.get(id="generated").text
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(3 hours ago\)", generated)
@@ -150,17 +150,18 @@ def test_srm_and_unreliable_are_shown(
         client, "exp", srm_warning=True, srm_p_value=0.0000123, decision=decision
     )
     page = dash.page("/x/exp")
-    assert page.get(id="decision").attrs["class"] == "unreliable"
+    assert page.get(id="decision").attrs["class"] == "decision unreliable"
     assert page.get(id="decision").text == "Results unreliable."
     srm = page.get("div", id="srm")
-    assert srm.attrs["class"] == "warn"
-    assert "(p < 0.001)" in srm.text
+    assert srm.attrs["class"] == "warn srm"
+    assert srm.text.startswith("Sample ratio mismatch.")
+    assert "(always-valid p < 0.001)" in srm.text
 
 
 def test_without_results_the_page_says_so(dash: Browser, admin: Admin) -> None:
     admin.experiment("exp", start=False)
     page = dash.page("/x/exp")
-    assert page.get(id="decision").attrs["class"] == "none"
+    assert page.get(id="decision").attrs["class"] == "decision none"
     assert "has not analysed this experiment yet" in page.get(id="decision").text
     assert page.find(id="generated") is None
     assert page.get(id="phase").text == "Not started yet: a draft enrols nobody."
@@ -173,8 +174,8 @@ def test_live_participants_on_the_page_and_as_json(
     counts = enrol(client, "exp", 30)
     page = dash.page("/x/exp")
     shown = {
-        td.attrs["data-variation"]: td.text
-        for td in page.find_all("td", class_="live-participants")
+        cell.attrs["data-variation"]: cell.text
+        for cell in page.find_all(class_="live-participants")
     }
     assert shown == {
         name: str(counts.get(name, 0)) for name in ("control", "treatment")
