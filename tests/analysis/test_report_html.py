@@ -1,229 +1,76 @@
-"""The HTML report's plot rules: x range and tick labels from the data, a
-marker on every point, a lift axis set by the line and the later band."""
+"""The job's HTML report: one self-contained page, drawn by core.render like
+the dashboard's experiment page. The plots' axis rules are tested in
+tests/core/render/test_axes.py, the page in Chromium in
+tests/browser/test_report.py."""
 
 from __future__ import annotations
 
-import math
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
-from typing import Any
-
-import pytest
+from pathlib import Path
 
 from abflask.analysis import report_html
-from abflask.analysis.report_html import (
-    BAND_FLOOR,
-    DAY,
-    HOUR,
-    MARGIN,
-    MINUTE,
-    REACH,
-    lift_limits,
-    marker_size,
-    time_format,
-    time_limits,
-)
+from abflask.core.render import style, tables
+from tests.core.render.sample import HOUR, T0, result
+from tests.helpers import ROOT
 
-T0 = 1_795_000_000  # 2026-11-18 11:06:40 UTC
-YEAR = 365 * DAY
+NOW = datetime.fromtimestamp(T0 + 3 * HOUR, UTC)
 
 
-# --- the x axis --------------------------------------------------------------
+def test_the_page_needs_nothing_from_elsewhere() -> None:
+    page = report_html.page([result()], NOW)
+    assert page.startswith("<!doctype html>")
+    assert style.CSS in page  # inline
+    assert "<script" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert '<meta name="viewport" content="width=device-width' in page
+    assert "Generated 2026-11-18 14:06 UTC." in page
 
 
-def test_one_point_is_centred_in_one_step() -> None:
-    assert time_limits([T0], step=HOUR) == (T0 - HOUR / 2, T0 + HOUR / 2)
-    assert time_limits([T0, T0], step=DAY) == (T0 - DAY / 2, T0 + DAY / 2)
+def test_a_section_is_the_dashboards_results_section() -> None:
+    data = result()
+    section = report_html.section(data)
+    shared = tables.results_section(data, now=None, id_prefix="exp-", heading=3)
+    assert shared in section
+    assert section.startswith('<section class="experiment" id="exp">')
+    assert "<h2>Checkout button <small>exp · Running</small></h2>" in section
+    assert "Computed by the analysis job from 31,877 logged records." in section
 
 
-@pytest.mark.parametrize("span", [MINUTE, HOUR, DAY, 30 * DAY, YEAR])
-def test_the_x_range_spans_the_points_with_a_margin(span: int) -> None:
-    times = [T0 + span * i / 10 for i in range(11)]
-    low, high = time_limits(times)
-    assert (low, high) == pytest.approx((T0 - span * MARGIN, T0 + span * (1 + MARGIN)))
-    # The points fill the axis: no year-wide axis for an hour of data.
-    assert (max(times) - min(times)) / (high - low) > 0.9
+def test_ids_are_unique_across_experiments() -> None:
+    page = report_html.page([result(), result(key="other")], NOW)
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert {"exp-decision", "other-decision", "exp-lift", "other-lift"} <= set(ids)
 
 
-def test_no_points_have_no_range() -> None:
-    with pytest.raises(ValueError):
-        time_limits([])
+def test_names_are_escaped() -> None:
+    page = report_html.page([result(name="<b>Bold</b>", key="k")], NOW)
+    assert "<b>Bold" not in page and "&lt;b&gt;Bold&lt;/b&gt;" in page
 
 
-@pytest.mark.parametrize(
-    ("span", "fmt"),
-    [
-        (MINUTE, "%H:%M"),
-        (HOUR, "%H:%M"),
-        (DAY, "%H:%M"),
-        (2 * DAY, "%b %d %H:%M"),
-        (30 * DAY, "%b %d"),
-        (YEAR, "%b %Y"),
-        (5 * YEAR, "%Y"),
-    ],
-)
-def test_tick_labels_suit_the_span(span: int, fmt: str) -> None:
-    assert time_format(span) == fmt
+def test_no_experiments() -> None:
+    assert "<p>No experiments.</p>" in report_html.page([], NOW)
 
 
-def test_every_point_gets_a_visible_marker() -> None:
-    sizes = [marker_size(n) for n in (1, 2, 20, 21, 80, 81, 200)]
-    assert sizes == sorted(sizes, reverse=True)
-    assert sizes[0] >= 5  # one point alone is easy to see
-    assert sizes[-1] >= 2  # 200 points still each drawn
+def test_write_makes_the_folder(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "report.html"
+    report_html.write([result()], path)
+    assert path.read_text(encoding="utf-8").endswith("</html>\n")
 
 
-# --- the lift axis -----------------------------------------------------------
-
-
-def share(value_range: tuple[float, float], low: float, high: float) -> float:
-    """The share of the axis ``value_range`` that ``[low, high]`` takes."""
-    return (high - low) / (value_range[1] - value_range[0])
-
-
-def test_an_hour_old_band_does_not_flatten_the_line() -> None:
-    """The reported case: a +27% line in a -400%...+600% band."""
-    (low, high), clipped = lift_limits([0.25, 0.27], [-4.0, -3.5], [6.0, 5.0])
-    reach = 0.27 * REACH
-    pad = (0.27 + 2 * reach) * MARGIN
-    assert (low, high) == pytest.approx((-reach - pad, 0.27 + reach + pad))
-    assert clipped
-    assert share((low, high), 0, 0.27) > 0.2  # the line has room to show
-
-
-def test_a_band_that_fits_is_shown_whole() -> None:
-    (low, high), clipped = lift_limits([0.1, 0.2, 0.25], [-0.1, 0.0, 0.1], [0.3] * 3)
-    assert not clipped
-    assert low < -0.1 and high > 0.3
-    assert (low, high) == pytest.approx((-0.1 - 0.02, 0.3 + 0.02))
-
-
-def test_the_first_quarter_of_the_band_is_left_out() -> None:
-    """A year: the first days' band is wide, the rest narrow around +24%."""
-    n = 180
-    mid = [0.24 + (0.3 if i < 5 else 0.0) * (-1) ** i for i in range(n)]
-    width = [3.0 / math.sqrt(i + 1) for i in range(n)]
-    low = [m - w for m, w in zip(mid, width, strict=True)]
-    high = [m + w for m, w in zip(mid, width, strict=True)]
-    value_range, clipped = lift_limits(mid, low, high)
-    tail = n - int(n * report_html.TAIL)
-    later_low, later_high = min(low[tail:]), max(high[tail:])
-    assert clipped  # the first days' band runs off the axis
-    # The whole line, zero and the later band are in range...
-    assert value_range[0] <= min(0.0, *mid, later_low)
-    assert value_range[1] >= max(*mid, later_high)
-    # ...and nothing more but the margin: the first days' band sets nothing.
-    bottom, top = min(0.0, *mid, later_low), max(*mid, later_high)
-    pad = (top - bottom) * MARGIN
-    assert value_range == pytest.approx((bottom - pad, top + pad))
-    assert value_range[0] > min(low) and value_range[1] < max(high)
-    assert share(value_range, min(mid), max(mid)) > 0.3
-
-
-def test_the_band_widens_the_axis_by_at_least_the_floor() -> None:
-    """A flat line near zero: the band may still show 2 pp either side."""
-    (low, high), clipped = lift_limits([0.001] * 4, [-0.5] * 4, [0.5] * 4)
-    pad = (0.001 + 2 * BAND_FLOOR) * MARGIN
-    assert (low, high) == pytest.approx((-BAND_FLOOR - pad, 0.001 + BAND_FLOOR + pad))
-    assert clipped
-
-
-def test_the_line_is_always_in_range_even_when_the_band_is_not() -> None:
-    mid = [-0.6, -0.2, 0.1, 0.25, 0.24, 0.25, 0.24, 0.25]
-    (low, high), _ = lift_limits(mid, [x - 0.05 for x in mid], [x + 0.05 for x in mid])
-    assert low < -0.6 and high > 0.25
-
-
-def test_undefined_points_are_ignored() -> None:
-    (low, high), clipped = lift_limits(
-        [None, math.nan, 0.1], [None, None, 0.05], [None, math.nan, 0.15]
+def test_the_report_loads_no_plotting_library() -> None:
+    code = (
+        "import sys, abflask.analysis.report_html; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
     )
-    assert not clipped
-    assert low < 0 < 0.15 < high < 0.2
-
-
-def test_nothing_defined_gives_a_range_around_zero() -> None:
-    (low, high), clipped = lift_limits([None], [None], [None])
-    assert low < -BAND_FLOOR / 2 and high > BAND_FLOOR / 2 and not clipped
-
-
-def test_the_sequences_must_match() -> None:
-    with pytest.raises(ValueError):
-        lift_limits([0.1], [0.0, 0.0], [0.2])
-
-
-# --- the time plot itself ----------------------------------------------------
-
-
-def result(times: list[int], lift: list[float | None]) -> Any:
-    """The fields ``timeline_plot`` reads, for a two-variation experiment."""
-    return {
-        "key": "exp",
-        "variations": ["control", "treatment"],
-        "timeseries": {
-            "event": "buy",
-            "type": "conversion",
-            "step": HOUR,
-            "points": [
-                {
-                    "t": t,
-                    "participants": [10 * (i + 1), 10 * (i + 1)],
-                    "converters": [2, 3],
-                    "lift": [
-                        {
-                            "abs_lift": None,
-                            "abs_ci_sequential": [None, None],
-                            "rel_lift": x,
-                            "rel_ci_sequential": [
-                                None if x is None else x - 5,
-                                None if x is None else x + 5,
-                            ],
-                        }
-                    ],
-                }
-                for i, (t, x) in enumerate(zip(times, lift, strict=True))
-            ],
-        },
-    }
-
-
-def group(svg: str, gid: str) -> str:
-    """The SVG group matplotlib wrote for the artist with ``gid``."""
-    start = svg.index(f'<g id="{gid}">')
-    return svg[start : svg.index("\n   </g>", start)]
-
-
-def labels(svg: str) -> list[str]:
-    """The texts matplotlib drew (it writes each as a comment)."""
-    return re.findall(r"<!-- (.*?) -->", svg)
-
-
-def test_a_single_point_is_a_marker_and_its_band_a_bar() -> None:
-    svg = report_html.timeline_plot(result([T0], [0.27]))
-    for gid in ("exp-participants-0", "exp-participants-1", "exp-lift-1"):
-        assert group(svg, gid).count("<use ") == 1, gid
-    assert "<path " in group(svg, "exp-band-1")
-    found = labels(svg)
-    assert "time (UTC, 2026-11-18)" in found
-    assert all(not re.fullmatch(r"20\d\d", x) for x in found), found
-
-
-def test_a_year_has_month_ticks_and_every_point_marked() -> None:
-    times = [T0 + 2 * DAY * i for i in range(183)]
-    svg = report_html.timeline_plot(result(times, [0.2] * 183))
-    assert group(svg, "exp-participants-0").count("<use ") == 183
-    months = [x for x in labels(svg) if re.fullmatch(r"[A-Z][a-z]{2} 20\d\d", x)]
-    assert len(months) >= 4, labels(svg)
-    first = datetime.fromtimestamp(times[0], UTC)
-    assert months[0] in (f"{first:%b %Y}", "Dec 2026")
-
-
-def test_a_lift_never_defined_still_plots() -> None:
-    svg = report_html.timeline_plot(result([T0, T0 + HOUR], [None, None]))
-    assert group(svg, "exp-participants-0").count("<use ") == 2
-    assert "<use " not in group(svg, "exp-lift-1")
-
-
-def test_the_table_separates_thousands() -> None:
-    assert report_html._fmt(12345) == "12,345"
-    assert report_html._fmt(0.2051, "rate") == "20.51%"
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert found.stdout.strip() == "[]"

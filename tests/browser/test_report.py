@@ -1,5 +1,5 @@
 """The job's HTML report in Chromium: its plots are there and readable for an
-experiment a minute, an hour and a year old.
+experiment a minute, an hour and a year old, at 1280 px and on a phone.
 
 Each test writes a CSV log, runs ``abflask.analysis.main`` on it with
 ``--html``, opens the file and measures the SVG elements the browser drew.
@@ -20,6 +20,7 @@ from playwright.sync_api import Page
 
 from abflask import analysis
 from abflask.analysis import report_html
+from abflask.core.render import axes, charts
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.browser
@@ -108,7 +109,7 @@ def check_series(page: Page, line: str, axes: str, points: int) -> None:
     spread over at least half its width (the x axis spans the data)."""
     [box] = rects(page, f"[id='{axes}']")
     assert box["width"] > 200 and box["height"] > 80, box
-    markers = rects(page, f"[id='{line}'] use")
+    markers = rects(page, f"[id='{line}'] circle")
     assert len(markers) == points, (line, len(markers), points)
     for marker in markers:
         assert marker["width"] >= 3 and marker["height"] >= 3, (line, marker)
@@ -122,11 +123,14 @@ def check_report(page: Page, html: Path, result: dict[str, Any]) -> None:
     """Open ``html`` and check the plots of ``result``, its only experiment."""
     page.goto(html.as_uri())
     svgs = page.locator("svg")
-    assert svgs.count() == 2
-    for i in range(2):
+    assert svgs.count() == 2 + len(result["metrics"])
+    for i in range(svgs.count()):
         assert svgs.nth(i).is_visible()
         box = svgs.nth(i).bounding_box()
-        assert box is not None and box["width"] > 300 and box["height"] > 200, box
+        assert box is not None and box["width"] > 300 and box["height"] > 80, box
+    for name in ("participants", "lift"):
+        box = page.locator(f"svg[id='{KEY}-{name}']").bounding_box()
+        assert box is not None and box["height"] > 200, (name, box)
     points = result["timeseries"]["points"]
     assert points, "the experiment has no time series"
     for i in (0, 1):
@@ -135,8 +139,24 @@ def check_report(page: Page, html: Path, result: dict[str, Any]) -> None:
     defined = sum(p["lift"][0]["rel_lift"] is not None for p in points)
     check_series(page, f"{KEY}-lift-1", f"{KEY}-axes-lift", defined)
     # The band: an area, or for a single point a bar.
-    [band] = rects(page, f"[id='{KEY}-band-1'] :is(path, use):not(defs *)")
-    assert band["height"] > 0 and (band["width"] > 0 or len(points) == 1), band
+    bands = rects(page, f"[id='{KEY}-band-1'] :is(path, rect)")
+    assert bands and all(b["height"] > 0 and b["width"] > 0 for b in bands), bands
+
+
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def check_phone(page: Page, html: Path) -> None:
+    """At 390 px nothing scrolls sideways and each table row is a block."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(html.as_uri())
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    header = page.locator("table.results thead").first.bounding_box()
+    assert header is not None and header["height"] <= 1, header
+    cell = page.locator("table.results td[data-label='Lift']").nth(1)
+    assert cell.evaluate("e => getComputedStyle(e).display") == "flex"
+    for box in rects(page, "table.results, figure.chart"):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
 
 
 @pytest.mark.parametrize(
@@ -165,29 +185,30 @@ def test_report_plots_are_visible(
     if screenshot:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / screenshot, full_page=True)
+    check_phone(page, html)
 
 
-def timeline_text(page: Page, html: Path) -> str:
-    """The text of the time plot (tick labels and axis titles)."""
+def timeline_text(page: Page, html: Path) -> list[str]:
+    """The texts of the lift chart (tick labels and the axis title)."""
     page.goto(html.as_uri())
-    return page.locator("svg").nth(1).inner_html()
+    return page.locator(f"svg[id='{KEY}-lift'] text").all_text_contents()
 
 
 def test_an_hour_old_report_shows_hours_and_minutes_of_one_day(
     env: Path, capsys: pytest.CaptureFixture[str], page: Page
 ) -> None:
-    text = timeline_text(page, report(env, capsys, HOUR, 4_000)[0])
-    assert "time (UTC, 2026-11-18)" in text
-    assert "<!-- 12:30 -->" in text
-    assert "2027" not in text and "2029" not in text
+    texts = timeline_text(page, report(env, capsys, HOUR, 4_000)[0])
+    assert "Time (UTC, 2026-11-18)" in texts
+    assert "12:30" in texts
+    assert not any("2027" in t or "2029" in t for t in texts), texts
 
 
 def test_a_year_old_report_shows_months(
     env: Path, capsys: pytest.CaptureFixture[str], page: Page
 ) -> None:
-    text = timeline_text(page, report(env, capsys, YEAR, 20_000)[0])
-    assert "time (UTC)" in text
-    assert "<!-- Jan 2027 -->" in text or "<!-- Mar 2027 -->" in text
+    texts = timeline_text(page, report(env, capsys, YEAR, 20_000)[0])
+    assert "Time (UTC)" in texts
+    assert "Jan 2027" in texts or "Apr 2027" in texts, texts
 
 
 def test_the_checks_fail_on_an_axis_spanning_years(
@@ -198,7 +219,7 @@ def test_the_checks_fail_on_an_axis_spanning_years(
 ) -> None:
     """The old bug: a month of data on an axis from 2024 to 2028."""
     monkeypatch.setattr(
-        report_html, "time_limits", lambda times, step: (T0 - 2 * YEAR, T0 + 2 * YEAR)
+        axes, "time_limits", lambda times, step: (T0 - 2 * YEAR, T0 + 2 * YEAR)
     )
     html, result = report(env, capsys, YEAR // 12, 2_000)
     with pytest.raises(AssertionError, match="participants"):
@@ -212,7 +233,7 @@ def test_the_checks_fail_on_invisible_points(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The old bug: one point drawn as a line of no length, without a marker."""
-    monkeypatch.setattr(report_html, "marker_size", lambda points: 0.0)
+    monkeypatch.setattr(axes, "marker_size", lambda points: 0.0)
     html, result = report(env, capsys, MINUTE, 400)
     with pytest.raises(AssertionError, match="participants"):
         check_report(page, html, result)
@@ -224,12 +245,13 @@ def test_the_checks_fail_on_a_plot_without_points(
     page: Page,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    plot = report_html.timeline_plot
+    draw = charts.charts
 
-    def empty(result: Any) -> str:
-        return plot({**result, "timeseries": {**result["timeseries"], "points": []}})
+    def empty(result: Any, *, id_prefix: str = "") -> str:
+        series = {**result["timeseries"], "points": []}
+        return draw({**result, "timeseries": series}, id_prefix=id_prefix)
 
-    monkeypatch.setattr(report_html, "timeline_plot", empty)
+    monkeypatch.setattr(charts, "charts", empty)
     html, result = report(env, capsys, HOUR, 2_000)
-    with pytest.raises(AssertionError, match="participants"):
+    with pytest.raises(AssertionError):
         check_report(page, html, result)

@@ -183,11 +183,11 @@ def participants_chart(result: ExperimentResult, *, id_prefix: str = "") -> str:
         svg.y_axis(plot, ticks, labels),
         plot.frame(f"{id_prefix}axes-participants"),
     ]
-    # Control last and dashed: with an even split its line lies on the others.
-    for i in [*range(1, len(counts)), 0][: len(counts)]:
-        ys = [plot.y(c) for c in counts[i]]
+    # Control wide and pale: with an even split the lines lie on each other.
+    for i, row in enumerate(counts):
+        ys = [plot.y(c) for c in row]
         gid = f"{id_prefix}participants-{i}"
-        body.append(svg.series(gid, i, xs, ys, size, dashed=i == 0))
+        body.append(svg.series(gid, i, xs, ys, size, under=i == 0))
     body.append(_time_axis(plot))
     last = points[-1]
     summary = ", ".join(

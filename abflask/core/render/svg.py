@@ -186,10 +186,15 @@ def series(
     xs: Sequence[float],
     ys: Sequence[float | None],
     r: float,
-    dashed: bool = False,
+    under: bool = False,
 ) -> str:
     """A line through the defined points, broken where one is missing, and a
-    marker on each; ``dashed`` lets a line drawn over another show both."""
+    marker on each. An ``under`` line is wide and pale, drawn first, so a
+    line on top of it shows both (control's participants under an even
+    split's treatments)."""
+    width, opacity = (6, ' opacity=".45"') if under else (2, "")
+    if under:
+        r *= 1.6
     paths, marks = [], []
     for run in runs(ys):
         d = "L".join(f"{num(xs[i])} {num(ys[i] or 0.0)}" for i in run)
@@ -200,12 +205,13 @@ def series(
             for i in run
         ]
     line = (
-        f'<path d="{"".join(paths)}" fill="none" stroke-width="2" '
-        'stroke-linejoin="round"' + (' stroke-dasharray="6 4"' if dashed else "") + "/>"
+        f'<path d="{"".join(paths)}" fill="none" stroke-width="{width}" '
+        'stroke-linejoin="round"/>'
         if paths
         else ""
     )
     return (
         f'<g id="{esc(gid)}" class="series" stroke="{colour(index)}" '
-        f'fill="{colour(index)}">{line}<g stroke="none">{"".join(marks)}</g></g>'
+        f'fill="{colour(index)}"{opacity}>{line}<g stroke="none">'
+        f"{''.join(marks)}</g></g>"
     )

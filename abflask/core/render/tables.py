@@ -60,21 +60,27 @@ def phase_line(result: ExperimentResult) -> str:
     return f'<p class="phase-line">Numbers for {esc(text[0].lower() + text[1:])}.</p>'
 
 
-def provenance(result: ExperimentResult, *, now: float, id_prefix: str = "") -> str:
-    """Where the numbers come from and when, and which tests they are."""
+def provenance(
+    result: ExperimentResult, *, now: float | None, id_prefix: str = ""
+) -> str:
+    """Where the numbers come from and when (not when ``now`` is None: a page
+    that says when it was made), and which tests they are."""
     at = result["generated_at"]
     stamp = (
-        f'<span id="{esc(id_prefix)}generated"><time datetime="{esc(fmt.iso(at))}">'
-        f"{esc(fmt.when(at))}</time> ({esc(fmt.ago(at, now))})</span>"
+        ""
+        if now is None
+        else f'<span id="{esc(id_prefix)}generated"><time datetime="'
+        f'{esc(fmt.iso(at))}">{esc(fmt.when(at))}</time> ({esc(fmt.ago(at, now))})'
+        "</span>"
     )
     if result.get("source") == "live":
-        text = f"Live from the counters, {stamp}."
+        text = f"Live from the counters{', ' if stamp else ''}{stamp}."
     else:
         records = result.get("records_analysed")
         read = (
             f" from {fmt.count(records)} logged records" if records is not None else ""
         )
-        text = f"Computed by the analysis job {stamp}{esc(read)}."
+        text = f"Computed by the analysis job{' ' if stamp else ''}{stamp}{esc(read)}."
     if _sequential(result):
         text += (
             " Intervals and p-values are always-valid: looking often does not "
@@ -193,14 +199,15 @@ def metric_table(
 def results_section(
     result: ExperimentResult,
     *,
-    now: float,
+    now: float | None,
     id_prefix: str = "",
     heading: int = 2,
     notes: Sequence[str] = (),
 ) -> str:
     """Everything about one result: decision, SRM and exclusion warnings, the
-    phase and where the numbers come from, ``notes`` (plain text), a table
-    per metric, and the charts."""
+    phase and where the numbers come from (and when, how long before ``now``;
+    None leaves that out), ``notes`` (plain text), a table per metric, and the
+    charts."""
     parts = [
         decision_banner(result, id_prefix=id_prefix),
         srm_banner(result, id_prefix=id_prefix),

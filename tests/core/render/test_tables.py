@@ -225,3 +225,9 @@ def test_the_section_has_everything_once() -> None:
         'id="rates-0"',
     ):
         assert out.count(piece) == 1, piece
+
+
+def test_a_page_that_says_when_it_was_made_leaves_the_time_out() -> None:
+    shown = text(tables.provenance(result(), now=None))
+    assert shown.startswith("Computed by the analysis job from 31,877 logged records.")
+    assert "id=\"generated\"" not in tables.provenance(result(), now=None)
