@@ -1,7 +1,8 @@
 """Analysis output for people and machines: terminal table, JSON and CSV.
 
 Takes the result dicts of ``results.compute`` and writes them; computes
-nothing. The HTML report with plots is in ``report_html``.
+nothing. Numbers and words are ``abflask.core.render.format``'s, as in the
+HTML report (``report_html``) and the dashboard.
 """
 
 from __future__ import annotations
@@ -9,123 +10,86 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from abflask.analysis.csvfile import spreadsheet_safe
-from abflask.core.stats.schema import ExperimentResult, MetricResult
-
-
-def _pct(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "—"
-    return f"{x:+.2%}" if signed else f"{x:.2%}"
-
-
-def _ci(ci: list[float | None] | None) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "—"
-    return f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
-
-
-def _p(p: float | None) -> str:
-    return "—" if p is None else ("<0.0001" if p < 1e-4 else f"{p:.4f}")
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:,.4g}"
-
-
-def _when(t: float | None) -> str:
-    if t is None:
-        return "the start"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+from abflask.core.render import format as fmt
+from abflask.core.stats.schema import (
+    ComparisonResult,
+    ExperimentResult,
+    MetricResult,
+    VariationResult,
+)
 
 
 def phase_line(result: ExperimentResult) -> str:
-    """``phase 2 of 2, since 2026-11-20 14:00 UTC, weights 50% / 50%``."""
-    phase = result["phase"]
-    weights = " / ".join(f"{w:.0%}" for w in phase["weights"])
-    until = f" until {_when(phase['ended_at'])}" if phase["ended_at"] else ""
-    return (
-        f"phase {phase['index'] + 1} of {phase['count']}, since "
-        f"{_when(phase['started_at'])}{until}, weights {weights}"
-    )
+    """``phase 2 of 2, since 2026-11-20 14:00 UTC; split 50% / 50%``."""
+    text = fmt.phase_text(result["phase"])
+    return text[0].lower() + text[1:]
 
 
 def warnings(result: ExperimentResult) -> list[str]:
     """What makes the numbers suspect, in plain words."""
-    out = []
-    if result["srm_warning"]:
-        out.append(
-            f"sample ratio mismatch (always-valid p = {_p(result['srm_p_value'])}): "
-            "assignment or tracking is broken; do not trust these results"
-        )
-    multi = result["excluded"]["multiple_variations"]
-    if multi:
-        out.append(
-            f"{multi:,} users were exposed to more than one variation and are "
-            "left out of every number"
-        )
-    return out
+    out = [fmt.srm_text(result["srm_p_value"])] if result["srm_warning"] else []
+    return out + fmt.exclusion_texts(result["excluded"])[0]
 
 
 def metric_title(metric: MetricResult) -> str:
-    """``purchase (primary; conversion; higher is better)``."""
-    parts = [metric["role"], metric["type"], f"{metric['direction']} is better"]
-    if metric["margin"] is not None:
-        parts.append(f"margin {metric['margin']:.1%}")
-    if metric["cap_value"] is not None:
-        parts.append(f"capped at {metric['cap_value']:,.4g}")
-    if metric["window"] is not None:
-        parts.append(f"window {metric['window'] / 3600:,.4g} h")
-    return f"{metric['event']} ({'; '.join(parts)})"
+    """``purchase (Primary metric · conversion rate · higher is better)``."""
+    return f"{metric['event']} ({fmt.metric_text(metric)})"
+
+
+HEAD = (
+    fmt.label("name"),
+    fmt.label("participants"),
+    fmt.label("converters"),
+    fmt.label("conversion_rate"),
+    "Mean",
+    fmt.label("rel_lift"),
+    "Always-valid interval",
+    "p adj.",
+    "Always-valid p adj.",
+    fmt.label("outcome"),
+)
+"""The text table's headings (short: a terminal is narrow)."""
+
+
+def _row(metric: MetricResult, v: VariationResult) -> tuple[str, ...]:
+    c: ComparisonResult = v["value"] if metric["type"] == "value" else v["conversion"]
+    return (
+        v["name"],
+        fmt.count(v["participants"]),
+        fmt.count(v["converters"]),
+        fmt.percent(v["conversion_rate"]),
+        fmt.number(v["mean"]) if metric["type"] == "value" else fmt.MISSING,
+        fmt.lift(c["rel_lift"]),
+        fmt.interval(c["rel_ci_sequential"]),
+        fmt.p_value(c["p_value_adjusted"]),
+        fmt.p_value(c["p_value_sequential_adjusted"]),
+        "" if v["outcome"] is None else fmt.words(v["outcome"], fmt.OUTCOMES),
+    )
 
 
 def table(result: ExperimentResult) -> str:
     """One experiment as a readable block of text."""
     decision = result["decision"]
     lines = [
-        f"Experiment {result['key']} ({result['status']}), {phase_line(result)}: "
-        + ", ".join(f"{k} {v:,}" for k, v in result["participants"].items())
+        f"Experiment {result['key']} "
+        f"({fmt.words(result['status'], fmt.STATUSES).lower()}), "
+        f"{phase_line(result)}: "
+        + ", ".join(f"{k} {fmt.count(v)}" for k, v in result["participants"].items())
         + " participants",
-        f"  DECISION: {decision['state'].replace('_', ' ').upper()} — "
+        f"  DECISION: {fmt.words(decision['state'], fmt.DECISIONS).upper()} — "
         f"{decision['summary']}",
     ]
     lines += [f"  WARNING: {w}" for w in warnings(result)]
-    head = (
-        "variation",
-        "users",
-        "conv.",
-        "rate",
-        "mean",
-        "lift",
-        "CI (always valid)",
-        "p adj.",
-        "p seq. adj.",
-        "outcome",
-    )
     for metric in result["metrics"]:
-        rows = [head]
-        for v in metric["variations"]:
-            c = v[metric["type"]]  # type: ignore[literal-required]
-            rows.append(
-                (
-                    v["name"],
-                    f"{v['participants']:,}",
-                    f"{v['converters']:,}",
-                    _pct(v["conversion_rate"]),
-                    _num(v["mean"]) if metric["type"] == "value" else "—",
-                    _pct(c["rel_lift"], True),
-                    _ci(c["rel_ci_sequential"]),
-                    _p(c["p_value_adjusted"]),
-                    _p(c["p_value_sequential_adjusted"]),
-                    (v["outcome"] or "").replace("_", " "),
-                )
-            )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        rows = [HEAD, *(_row(metric, v) for v in metric["variations"])]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
         lines.append(f"\n  metric {metric_title(metric)}")
+        if metric.get("note"):
+            lines.append(f"  note: {metric.get('note')}")
         for r in rows:
             lines.append(
                 "  "
@@ -138,8 +102,8 @@ def table(result: ExperimentResult) -> str:
     settings = result["settings"]
     lines.append(
         f"  (lift: relative, on each metric's type; p adj.: {settings['correction']}-"
-        "adjusted fixed-horizon; p seq. adj.: always-valid, adjusted; guardrails "
-        "are tested one-sided on their own)"
+        "adjusted fixed-horizon; always-valid p adj.: sequential, adjusted; "
+        "guardrails are tested one-sided on their own)"
     )
     return "\n".join(lines)
 
