@@ -43,24 +43,30 @@ def main(argv: list[str] | None = None) -> int:
         try:
             raw = server.client()
             store = Store.from_url(server.url)
+            now = time.time()
             exp = store.create_experiment(
-                Experiment(
-                    key="bench", variations=("control", "treatment"), status="running"
-                )
+                Experiment(key="bench", variations=("control", "treatment")).start(now)
             )
             users = [str(uuid.uuid4()) for _ in range(n)]
-            now = time.time()
             base = used(raw)
             started = time.perf_counter()
+            spread = 30 * 86_400 / n  # exposures over 30 days, as stored
             for i, user in enumerate(users):
-                store.enroll(exp, user, i % 2, now)
+                store.enroll(exp, user, i % 2, now + i * spread)
             enroll_s = time.perf_counter() - started
             after_enroll = used(raw)
             exposures = int(raw.memory_usage("ab:x:{bench}:log", samples=0))
             batch: list[Event] = []
             for round_ in range(k):
                 for user in users:
-                    batch.append(Event(user, "purchase", now, 9.99 if round_ else None))
+                    batch.append(
+                        Event(
+                            user,
+                            "purchase",
+                            now + 31 * 86_400,
+                            9.99 if round_ else None,
+                        )
+                    )
                     if len(batch) == 1000:
                         store.track([exp], [pack_event(e) for e in batch])
                         batch = []

@@ -24,8 +24,23 @@ from abflask.storage.keys import Keys
 
 SCRIPTS = ("save", "delete", "enroll", "track", "unlock", "renew")
 """The scripts of ``lua/``, each named after the Store method that runs it."""
+INCLUDE = "--#include "
+"""A script line that stands for a file of ``lua/include/``."""
 BREAKER_SECONDS = 0.5
 """Seconds calls fail fast after Redis was found unreachable."""
+
+
+def script_source(name: str) -> str:
+    """The text of script ``name``, each ``--#include <part>`` line replaced by
+    ``lua/include/<part>.lua`` (code several scripts share)."""
+    lua = resources.files("abflask.storage") / "lua"
+    lines = (lua / f"{name}.lua").read_text().splitlines(keepends=True)
+    return "".join(
+        (lua / "include" / f"{line.split()[1]}.lua").read_text()
+        if line.startswith(INCLUDE)
+        else line
+        for line in lines
+    )
 
 
 class ScriptedRedis:
@@ -43,12 +58,7 @@ class ScriptedRedis:
         self.keys = Keys(prefix)
         self._clock = clock
         self._down_until = 0.0
-        self._source = {
-            name: (
-                resources.files("abflask.storage") / "lua" / f"{name}.lua"
-            ).read_text()
-            for name in SCRIPTS
-        }
+        self._source = {name: script_source(name) for name in SCRIPTS}
         self._sha = {
             name: hashlib.sha1(src.encode()).hexdigest()
             for name, src in self._source.items()

@@ -15,8 +15,9 @@ measured with the bundled Redis, see the README):
 | `ab:ns` | hash | experiment key → `<namespace id> <start> <end>` of every experiment in a namespace; checked and written with the definition, so ranges never overlap | per such experiment ~60 |
 | `ab:f:{K}` | hash | flag `K`: `json` definition, `ver` version | ~300 |
 | `ab:x:{E}:cfg` | hash | `json` definition (with its metrics, analysis settings and phases), `ver` version (bumped by every change) | ~1 KiB |
-| `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~11 per participant |
-| `ab:x:{E}:c` | hash | live counters: `n` participants, `p:<v>` per variation; per variation `v` and event id `e`: `u:v:e` users, `k:v:e` events, `s:v:e` sum of values, `q:v:e` sum of squares of per-user totals | < 1 KiB |
+| `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → 32 × (exposure second − the first phase's start second) + variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~15 per participant |
+| `ab:x:{E}:c` | hash | live counters, per phase `ph` (`x`: the second a later phase began), variation `v` and event id `e`: `n` participants, `p:ph:v` participants, `u:ph:v:e` users with an attributed event, `k:ph:v:e` attributed events, `s:ph:v:e` and `q:ph:v:e` sum and sum of squares of per-user totals (fixed cap applied), `m:ph:v:e` users with a negative total; `g:e` counting rule, `xu` unattributed events, `tm`/`ts` snapshot schedule (grammar in `abflask/storage/counters.py`) | ~100 per phase, variation and metric |
+| `ab:x:{E}:ts` | list | snapshots of the current phase's counters (participants and the lead metric), one per minute with writes, at most 512: beyond, every other one is dropped and the step doubles | ~(20 + 50 per variation) per snapshot |
 | `ab:x:{E}:log` | list | the event log: one packed record per exposure and per event (layout below) | 16 per exposure, 18 per event, 26 with a value |
 | `ab:x:{E}:ev` | hash | event key → small event id; `#` → last id given; `#u` → ids given to keys outside the experiment's metrics (at most 1,000, so they never crowd out a metric) | per event key ~20 |
 | `ab:x:{E}:u:<b>` | hash, listpack | user field + event id (8 bytes) → the user's value total for that event | ~12 per user and event key |
@@ -37,7 +38,7 @@ from collections.abc import Iterator
 
 BUCKETS = 16384
 """Assignment, user-metric and dedup buckets per experiment (a power of two)."""
-EXPERIMENT_PARTS = ("cfg", "c", "log", "ev", "an", "res")
+EXPERIMENT_PARTS = ("cfg", "c", "ts", "log", "ev", "an", "res")
 """The single keys of an experiment."""
 BUCKETED_PARTS = ("a", "u", "d")
 """The bucketed keys of an experiment: ``<part>:<bucket>``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,19 @@ from abflask.core.records import fingerprint
 from abflask.errors import ConflictError, NotFoundError
 from abflask.storage.changes import ChangeListener, Handler
 from abflask.storage.connection import ScriptedRedis
-from abflask.storage.counters import decode_counters
+from abflask.storage.counters import (
+    LiveCounts,
+    Snapshot,
+    base_second,
+    counting_rule,
+    current_phase,
+    decode_counters,
+    decode_live,
+    decode_snapshots,
+    lead_event,
+    phase_starts,
+    phase_token,
+)
 from abflask.storage.keys import bucket
 from abflask.storage.packing import PackedEvent
 
@@ -204,15 +217,38 @@ class Store(ScriptedRedis):
         self, exp: Experiment, user_id: str, candidate: int, now: float
     ) -> tuple[list[str], list[Any]]:
         fp = fingerprint(user_id)
+        x = self.keys.experiment
         keys = [
-            self.keys.experiment(exp.key, "cfg"),
-            self.keys.experiment(exp.key, f"a:{bucket(fp)}"),
-            self.keys.experiment(exp.key, "c"),
-            self.keys.experiment(exp.key, "log"),
+            x(exp.key, "cfg"),
+            x(exp.key, f"a:{bucket(fp)}"),
+            x(exp.key, "c"),
+            x(exp.key, "log"),
+            x(exp.key, "ev"),
+            x(exp.key, "ts"),
         ]
         head = records.encode_head(records.EXPOSURE, now, fp)
-        args = [exp.version, fp[2:], candidate, exp.max_participants or 0, head]
+        second = int(now)  # the record's time
+        args = [
+            exp.version,
+            fp[2:],
+            candidate,
+            exp.max_participants or 0,
+            head,
+            phase_token(exp, second),
+            second - base_second(exp),
+            *self._series_args(exp, now),
+        ]
         return keys, args
+
+    @staticmethod
+    def _series_args(exp: Experiment, now: float) -> list[Any]:
+        """The snapshot arguments both hot scripts end their header with."""
+        return [
+            int(now) // 60,
+            current_phase(exp),
+            len(exp.variations),
+            lead_event(exp),
+        ]
 
     def enroll_many(
         self, items: Sequence[tuple[Experiment, str, int]], now: float
@@ -244,15 +280,25 @@ class Store(ScriptedRedis):
         return None if raw is None else Flag.from_dict(json.loads(raw), int(ver))
 
     def _track_call(
-        self, exp: Experiment, events: Sequence[PackedEvent]
+        self, exp: Experiment, events: Sequence[PackedEvent], now: float
     ) -> tuple[list[str], list[Any]]:
         x = self.keys.experiment
-        keys = [x(exp.key, "cfg"), x(exp.key, "c"), x(exp.key, "log"), x(exp.key, "ev")]
+        keys = [
+            x(exp.key, "cfg"),
+            x(exp.key, "c"),
+            x(exp.key, "log"),
+            x(exp.key, "ev"),
+            x(exp.key, "ts"),
+        ]
         args: list[Any] = [
             exp.version,
             MAX_EVENT_KEYS,
             MAX_UNDECLARED_KEYS,
             " ".join(exp.metric_keys),
+            " ".join(counting_rule(m) for m in exp.metrics),
+            phase_starts(exp),
+            base_second(exp),
+            *self._series_args(exp, now),
         ]
         for e in events:
             keys += (
@@ -264,15 +310,20 @@ class Store(ScriptedRedis):
         return keys, args
 
     def track(
-        self, experiments: Sequence[Experiment], events: Sequence[PackedEvent]
+        self,
+        experiments: Sequence[Experiment],
+        events: Sequence[PackedEvent],
+        now: float | None = None,
     ) -> dict[str, str | None]:
         """Record ``events`` in every experiment given, in one pipelined round trip.
 
         Each experiment's part is one atomic script. Returns, per experiment
         key, one status character per event (see track.lua), or None when the
-        definition was stale and nothing was written there.
+        definition was stale and nothing was written there. ``now`` (default:
+        the clock) only dates the counters' snapshots.
         """
-        calls = [self._track_call(exp, events) for exp in experiments]
+        at = time.time() if now is None else now
+        calls = [self._track_call(exp, events, at) for exp in experiments]
         results = self._call(self._pipeline_scripts, "track", calls)
         out: dict[str, str | None] = {}
         for exp, res in zip(experiments, results, strict=True):
@@ -338,6 +389,25 @@ class Store(ScriptedRedis):
         raw, ids = self._call(pipe.execute)
         names = {k: v for k, v in ids.items() if not k.startswith(b"#")}
         return decode_counters(exp.variations, raw, names)
+
+    def live(
+        self, exp: Experiment
+    ) -> tuple[LiveCounts, list[Snapshot], dict[str, Any] | None]:
+        """The live counters, their snapshots and the last stored analysis
+        results of an experiment (one round trip)."""
+        x = self.keys.experiment
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(x(exp.key, "c"))
+        pipe.hgetall(x(exp.key, "ev"))
+        pipe.lrange(x(exp.key, "ts"), 0, -1)
+        pipe.get(x(exp.key, "res"))
+        raw, ids, series, results = self._call(pipe.execute)
+        k = len(exp.variations)
+        return (
+            decode_live(k, raw, ids),
+            decode_snapshots(series, k),
+            None if results is None else dict(json.loads(results)),
+        )
 
     def append_log(self, experiment: str, records: Sequence[bytes]) -> None:
         """Append pre-built records to an experiment's log (bulk import, benchmarks).
