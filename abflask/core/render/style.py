@@ -1,9 +1,10 @@
 """The CSS of what ``tables`` and ``charts`` draw, for pages that show them.
 
 The job's report inlines it; the dashboard serves it as a stylesheet. Charts
-sit in a grid of cards (two across at 1280 px, one on a phone); below
-640 px each table row becomes a block of labelled lines, so nothing scrolls
-sideways and every number keeps its label and its variation in view.
+sit in a grid of cards (two across at 1280 px, one on a phone). Tables have
+fixed column shares, so the tables of one result line up and never push the
+page sideways; below 640 px each row becomes a block of labelled lines, so
+every number keeps its label and its variation in view.
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ section.metric{{margin:1.6rem 0}}
 section.metric :is(h2,h3){{font-size:1.15rem;margin:0 0 .5rem}}
 section.metric :is(h2,h3) small{{color:#5b6475;font-weight:normal;font-size:.85rem}}
 .table-box{{border:1px solid #d9dee7;border-radius:6px;overflow-x:auto}}
-table.results{{border-collapse:collapse;width:100%}}
+table.results{{border-collapse:collapse;width:100%;table-layout:fixed}}
+table.results thead th:nth-child(1){{width:19%}}
+table.results thead th:nth-child(2){{width:12%}}
+table.results thead th:nth-child(3){{width:14%}}
+table.results thead th:nth-child(4){{width:10%}}
+table.results thead th:nth-child(5){{width:19%}}
+table.results thead th:nth-child(6){{width:9%}}
+table.results thead th:nth-child(7){{width:17%}}
 table.results :is(th,td){{padding:.45rem .7rem;text-align:left;vertical-align:top;
-  border-bottom:1px solid #d9dee7}}
+  border-bottom:1px solid #d9dee7;white-space:normal;overflow-wrap:break-word}}
 table.results thead th{{background:#f4f6f9;font-size:.85rem;color:#5b6475;
   font-weight:600}}
-table.results .num{{text-align:right;font-variant-numeric:tabular-nums;
-  white-space:nowrap}}
+table.results .num{{text-align:right;font-variant-numeric:tabular-nums}}
 table.results tr.control{{background:#fafbfc}}
 table.results tbody tr:last-child>*{{border-bottom:0}}
 table.results small{{color:#5b6475;font-weight:normal}}
