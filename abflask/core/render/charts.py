@@ -172,8 +172,13 @@ def participants_chart(result: ExperimentResult, *, id_prefix: str = "") -> str:
     """Cumulative participants per variation over time, from zero."""
     points = result["timeseries"]["points"]
     names = result["variations"]
-    counts = [[p["participants"][i] for p in points] for i in range(len(names))]
-    top = axes.count_limit(max((c for row in counts for c in row), default=0))
+    counts = [
+        [p["participants"][i] if i < len(p["participants"]) else None for p in points]
+        for i in range(len(names))
+    ]
+    top = axes.count_limit(
+        max(axes.finite(c for row in counts for c in row), default=0)
+    )
     ticks = axes.nice_ticks(0, top, 5)
     labels = [fmt.count(t) for t in ticks]
     plot = _time_plot(points, _step(result), labels, (0.0, top))
@@ -185,7 +190,7 @@ def participants_chart(result: ExperimentResult, *, id_prefix: str = "") -> str:
     ]
     # Control wide and pale: with an even split the lines lie on each other.
     for i, row in enumerate(counts):
-        ys = [plot.y(c) for c in row]
+        ys = [None if c is None else plot.y(c) for c in row]
         gid = f"{id_prefix}participants-{i}"
         body.append(svg.series(gid, i, xs, ys, size, under=i == 0))
     body.append(_time_axis(plot))

@@ -194,3 +194,30 @@ def test_ids_carry_the_prefix() -> None:
     ids = re.findall(r' id="([^"]+)"', out)
     assert ids and all(i.startswith("exp-") for i in ids)
     assert len(ids) == len(set(ids))
+
+
+def test_live_series_irregular_without_a_step() -> None:
+    """Per-minute snapshots thinned over time: uneven gaps, no ``step``."""
+    times = [T0 + 60 * i for i in range(0, 120, 1)] + [
+        T0 + 3600 * i for i in range(3, 300)
+    ]
+    data = series(times, [0.1] * len(times))
+    del data["timeseries"]["step"]
+    figure = tree(charts.lift_chart(data))
+    xs = [float(c.get("cx", 0)) for c in circles(by_id(figure, "lift-1"))]
+    assert len(xs) == len(times) and xs == sorted(xs)
+    # spacing follows time: the minutes are packed, the hours spread out
+    assert xs[119] - xs[0] < (xs[-1] - xs[0]) / 50
+    one = series([T0], [0.1])
+    del one["timeseries"]["step"]
+    assert (
+        len(circles(by_id(tree(charts.participants_chart(one)), "participants-0"))) == 1
+    )
+
+
+def test_a_point_missing_a_variation_is_left_out() -> None:
+    """A variation added to the counts later has no count in older points."""
+    data = series([T0, T0 + HOUR], [0.1, 0.2])
+    data["timeseries"]["points"][0]["participants"] = [10]
+    figure = tree(charts.participants_chart(data))
+    assert len(circles(by_id(figure, "participants-1"))) == 1

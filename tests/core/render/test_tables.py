@@ -230,4 +230,4 @@ def test_the_section_has_everything_once() -> None:
 def test_a_page_that_says_when_it_was_made_leaves_the_time_out() -> None:
     shown = text(tables.provenance(result(), now=None))
     assert shown.startswith("Computed by the analysis job from 31,877 logged records.")
-    assert "id=\"generated\"" not in tables.provenance(result(), now=None)
+    assert 'id="generated"' not in tables.provenance(result(), now=None)
