@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,9 @@ def chromium_executable() -> str | None:
         if path:
             return path
     return None
+
+
+def until_phase_begins(definition: dict[str, Any]) -> None:
+    """Sleep until the last phase of an experiment's JSON has begun (a new
+    phase starts at the next whole second: at most a second away)."""
+    time.sleep(max(0.0, definition["phases"][-1]["started_at"] - time.time()) + 0.01)

@@ -145,13 +145,32 @@ class Experiment:
         """The hashing seed: the experiment key unless one was given."""
         return self.seed or self.key
 
-    def candidate(self, user_id: str) -> int:
+    def candidate(self, user_id: str, at: float | None = None) -> int:
         """The variation index the hash gives ``user_id``, or -1 if excluded.
 
         Excluded means outside the namespace range or outside coverage. This
-        ignores status, cap and stickiness: the store applies those.
+        ignores status, cap and stickiness: the store applies those. Exposed
+        at epoch second ``at`` before the last phase began (it starts at the
+        next whole second), the previous phase's weights split the user.
         """
+        if at is not None and len(self.phases) > 1:
+            if math.floor(at) < self.phases[-1].started_at:
+                return bucketing.decide(self._previous_split(), user_id)
         return bucketing.decide(self.split, user_id)
+
+    def _previous_split(self) -> bucketing.Split:
+        """The split of the phase before the last (built once)."""
+        found: bucketing.Split | None = self.__dict__.get("_previous")
+        if found is None:
+            weights = list(self.phases[-2].weights)
+            ranges = bucketing.bucket_ranges(
+                len(self.variations), self.coverage, weights
+            )
+            found = bucketing.make_split(
+                self.effective_seed, self.hash_version, ranges, self.namespace
+            )
+            object.__setattr__(self, "_previous", found)
+        return found
 
     @property
     def metric_keys(self) -> tuple[str, ...]:
@@ -312,13 +331,20 @@ class Experiment:
         return changed._with_phase(now)
 
     def _with_phase(self, now: float) -> Experiment:
-        """This experiment with a phase appended that starts at ``now``.
+        """This experiment with a phase appended: the first starts at ``now``,
+        a later one at the next whole second (after the last phase's).
 
-        A clock behind the current phase's start (another host's) starts the
-        new phase at the same time, so phases stay in order.
+        A whole second leaves no second split both ways: users exposed before
+        it are split by the previous phase's weights (``candidate``) and
+        belong to it, whatever the order in which their requests and the
+        change reach Redis. Phases stay in order even when this host's clock
+        is behind the one that started the last phase.
         """
-        last = self.phases[-1].started_at if self.phases else now
-        phase = Phase(max(now, last), self.effective_weights)
+        if not self.phases:
+            start = now
+        else:
+            start = max(math.floor(now), math.floor(self.phases[-1].started_at)) + 1
+        phase = Phase(float(start), self.effective_weights)
         return replace(self, phases=(*self.phases, phase))
 
     def patch(self, payload: Any, now: float) -> Experiment:

@@ -105,7 +105,7 @@ def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
         settled = without_redis(svc, exp, user_id)
         if settled is not None:
             return settled
-        candidate = exp.candidate(user_id)
+        candidate = exp.candidate(user_id, now)
         try:
             status, variation = svc.store.enroll(exp, user_id, candidate, now)
             done = enrolled(svc, exp, user_id, status, variation)

@@ -49,7 +49,7 @@ def record_exposures(
         if not batch:
             break
         items = [
-            (pending[i], exposures[i][1], pending[i].candidate(exposures[i][1]))
+            (pending[i], exposures[i][1], pending[i].candidate(exposures[i][1], now))
             for i in batch
         ]
         replies = svc.store.enroll_many(items, now)

@@ -112,6 +112,8 @@ class LiveCounts:
     rules: dict[str, str]
     """Event key → the counting rule its cells follow (see ``counting_rule``)."""
     unattributed: int
+    ids: dict[str, int] = field(default_factory=dict)
+    """Event key → its event id (the snapshots name the lead metric by id)."""
 
     def phase(self, token: str, variations: int) -> PhaseCounts:
         """The counts of phase ``token`` (zeros when nobody entered it)."""
@@ -173,6 +175,7 @@ def decode_live(
         phases=phases,
         rules=rules,
         unattributed=int(raw.get(b"xu", 0)),
+        ids={name: int(i) for i, name in names.items()},
     )
 
 

@@ -734,7 +734,7 @@ def test_restart_after_stop_keeps_the_phases() -> None:
 def test_weights_change_of_a_started_experiment_begins_a_phase(status: str) -> None:
     exp = _in_status(status)
     patched = exp.patch({"weights": [0.2, 0.8]}, LATER)
-    assert patched.phases == (*exp.phases, Phase(LATER, (0.2, 0.8)))
+    assert patched.phases == (*exp.phases, Phase(LATER + 1, (0.2, 0.8)))
     assert patched.weights == (0.2, 0.8)
 
 
@@ -785,21 +785,38 @@ def test_phases_accumulate() -> None:
     )
     assert exp.phases == (
         Phase(NOW + 10, (0.5, 0.5)),
-        Phase(NOW + 100, (0.2, 0.8)),
-        Phase(NOW + 200, (0.5, 0.5)),
+        Phase(NOW + 101, (0.2, 0.8)),
+        Phase(NOW + 201, (0.5, 0.5)),
     )
 
 
-def test_a_clock_behind_the_current_phase_starts_the_new_one_with_it() -> None:
+def test_a_clock_behind_the_current_phase_starts_the_new_one_after_it() -> None:
     exp = running().patch({"weights": [0.2, 0.8]}, NOW)  # started at NOW + 10
-    assert exp.phases[-1] == Phase(NOW + 10, (0.2, 0.8))
+    assert exp.phases[-1] == Phase(NOW + 11, (0.2, 0.8))
+
+
+def test_a_later_phase_starts_at_the_next_whole_second() -> None:
+    exp = running().new_phase(NOW + 50.25, [0.2, 0.8]).new_phase(NOW + 50.5)
+    assert [p.started_at for p in exp.phases[1:]] == [NOW + 51, NOW + 52]
+    assert all(exp.phase_at(t) is not None for t in range(int(NOW), int(NOW) + 60))
+
+
+def test_users_exposed_before_a_phase_begins_get_the_previous_weights() -> None:
+    exp = running().new_phase(NOW + 50.25, [0.0, 1.0])  # starts at NOW + 51
+    users = [f"user-{i}" for i in range(200)]
+    assert {exp.candidate(u, NOW + 51) for u in users} == {1}
+    before = {exp.candidate(u, NOW + 50.9) for u in users}
+    assert before == {0, 1}
+    assert [exp.candidate(u, NOW + 50.9) for u in users] == [
+        running().candidate(u) for u in users
+    ]
 
 
 @pytest.mark.parametrize("status", ["running", "stopped"])
 def test_new_phase_keeps_the_weights(status: str) -> None:
     exp = _in_status(status)
     fresh = exp.new_phase(LATER)
-    assert fresh.phases == (*exp.phases, Phase(LATER, (0.5, 0.5)))
+    assert fresh.phases == (*exp.phases, Phase(LATER + 1, (0.5, 0.5)))
     assert replace(fresh, phases=exp.phases) == exp
 
 
@@ -807,7 +824,7 @@ def test_new_phase_keeps_the_weights(status: str) -> None:
 def test_new_phase_with_weights_sets_them(weights: Any) -> None:
     fresh = running().new_phase(LATER, weights)
     assert fresh.weights == (0.1, 0.9)
-    assert fresh.phases[-1] == Phase(LATER, (0.1, 0.9))
+    assert fresh.phases[-1] == Phase(LATER + 1, (0.1, 0.9))
 
 
 @pytest.mark.parametrize("status", ["draft", "completed"])

@@ -9,7 +9,7 @@ import redis as redis_py
 from flask.testing import FlaskClient
 
 from abflask.core import bucketing as core
-from tests.helpers import Admin, snapshot
+from tests.helpers import Admin, snapshot, until_phase_begins
 
 
 def assign(client: FlaskClient, user: str, experiment: str | None = None) -> Any:
@@ -64,6 +64,8 @@ def test_sticky_after_weights_change(client: FlaskClient, admin: Admin) -> None:
     changed = admin.patch("/experiments/exp", json={"weights": [0.0, 1.0]})
     assert changed.status_code == 200
     assert [p["weights"] for p in changed.json["phases"]] == [[1.0, 0.0], [0.0, 1.0]]
+    assert {assign(client, u, "exp")["variation"] for u in users} == {"control"}
+    until_phase_begins(changed.json)
     assert {assign(client, u, "exp")["variation"] for u in users} == {"control"}
     assert assign(client, "newcomer", "exp")["variation"] == "treatment"
 

@@ -14,7 +14,7 @@ import pytest
 import redis as redis_py
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from tests.helpers import Admin, snapshot
+from tests.helpers import Admin, snapshot, until_phase_begins
 
 
 def phases(admin: Admin, key: str = "exp") -> list[dict[str, Any]]:
@@ -55,7 +55,9 @@ def test_weights_change_of_a_running_experiment_begins_a_phase(admin: Admin) -> 
     assert changed.json["phases"][:1] == first
     new = changed.json["phases"][1]
     assert (new["index"], new["weights"]) == (1, [0.2, 0.8])
-    assert before <= new["started_at"] <= after
+    # The next whole second: nobody is split both ways within one second.
+    assert new["started_at"] == int(new["started_at"])
+    assert before < new["started_at"] <= after + 1
     assert phases(admin) == changed.json["phases"]
 
 
@@ -119,6 +121,7 @@ def test_users_keep_their_variation_across_phases(
     assert {assign(client, u) for u in users} == {"control"}
     response = admin.post("/experiments/exp/phases", json={"weights": [0.0, 1.0]})
     assert len(response.json["phases"]) == 2
+    until_phase_begins(response.json)
     assert {assign(client, u) for u in users} == {"control"}
     assert assign(client, "newcomer") == "treatment"
 

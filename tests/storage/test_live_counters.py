@@ -98,17 +98,23 @@ def test_users_count_in_the_phase_of_their_exposure(store: Store) -> None:
     exp = started(store, Metric("buy"))
     store.enroll(exp, "early", 0, START + 10)
     exp = store.save_experiment(exp.new_phase(START + 100.5, [0.2, 0.8]))
-    store.enroll(exp, "boundary", 1, START + 100.9)  # the second phase 1 began in
-    store.enroll(exp, "late", 1, START + 101)
-    for user in ("early", "boundary", "late"):
+    store.enroll(exp, "before", 1, START + 100.9)  # phase 1 begins at START + 101
+    # A phase that began at a fractional time (an older definition) leaves out
+    # the users first exposed in its second.
+    fractional = (exp.phases[0], replace(exp.phases[1], started_at=START + 101.5))
+    exp = store.save_experiment(replace(exp, phases=fractional))
+    store.enroll(exp, "boundary", 1, START + 101.9)
+    store.enroll(exp, "late", 1, START + 102)
+    for user in ("early", "before", "boundary", "late"):
         track(store, exp, user, START + 200)
     live, _, _ = store.live(exp)
-    assert live.phase("0", 2).participants == [1, 0]
+    assert live.phase("0", 2).participants == [1, 1]
     assert live.phase("1", 2).participants == [0, 1]
     assert live.phase("x", 2).participants == [0, 1]
-    assert [c.users for c in live.phase("0", 2).cells("buy")] == [1, 0]
+    assert [c.users for c in live.phase("0", 2).cells("buy")] == [1, 1]
     assert [c.users for c in live.phase("1", 2).cells("buy")] == [0, 1]
-    assert live.participants == 3
+    assert [c.users for c in live.phase("x", 2).cells("buy")] == [0, 1]
+    assert live.participants == 4
     # Returning users keep their variation whatever the stored exposure time.
     assert store.enroll(exp, "late", 0, START + 500)[1] == 1
 
