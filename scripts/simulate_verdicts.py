@@ -2,8 +2,10 @@
 """Check the verdict by simulation: A/A false positives, coverage and power.
 
 Runs bounded A/A and A/B simulations through the functions the analysis job
-uses (``stats.Summary``, ``stats.users_needed``, ``verdict.evaluate`` and
-``sequential.srm_sequential_p_value``) and prints, per setting:
+and the service's live results use (``inference.Summary``,
+``inference.users_needed``, ``verdict.evaluate`` and
+``sequential.srm_sequential_p_value``, all in ``abflask.core.stats``) and
+prints, per setting:
 
 * the A/A false-positive rate of the verdict (``ship`` or ``dont_ship`` at any
   of ``--looks`` evenly spaced looks), beside naive peeking at the fixed p-value;
@@ -40,8 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abflask.analysis import sequential, stats, verdict  # noqa: E402
 from abflask.core.metric import AnalysisSettings, Metric  # noqa: E402
+from abflask.core.stats import inference, sequential, verdict  # noqa: E402
 
 NAMES = ("control", "treatment")
 DECLARED = ("ship", "dont_ship")
@@ -62,14 +64,14 @@ class Setting:
     """Users per arm at the last look; None: the ``users_needed`` for the MDE
     (a small horizon checks the statistic where asymptotics are weakest)."""
 
-    def control(self) -> stats.Summary:
+    def control(self) -> inference.Summary:
         """The true per-user mean and variance of control (large n)."""
         if self.kind == "conversion":
-            return stats.Summary(10**9, self.rate, self.rate * (1 - self.rate))
+            return inference.Summary(10**9, self.rate, self.rate * (1 - self.rate))
         first = math.exp(self.sigma**2 / 2)
         second = math.exp(2 * self.sigma**2)
         mean = self.rate * first
-        return stats.Summary(10**9, mean, self.rate * second - mean * mean)
+        return inference.Summary(10**9, mean, self.rate * second - mean * mean)
 
     def draw(
         self, rng: np.random.Generator, runs: int, sizes: np.ndarray, effect: float
@@ -109,12 +111,10 @@ SETTINGS = (
 
 def _summary(
     kind: str, n: int, conv: int, total: float, squares: float
-) -> stats.Summary:
+) -> inference.Summary:
     if kind == "conversion":
-        return stats.Summary.of_counts(conv, n)
-    mean = total / n
-    var = max((squares - n * mean * mean) / (n - 1), 0.0) if n > 1 else 0.0
-    return stats.Summary(n, mean, var)
+        return inference.Summary.of_counts(conv, n)
+    return inference.Summary.of_sums(n, total, squares)
 
 
 def run_setting(setting: Setting, runs: int, looks: int, seed: int) -> dict[str, float]:
@@ -122,10 +122,10 @@ def run_setting(setting: Setting, runs: int, looks: int, seed: int) -> dict[str,
     rng = np.random.default_rng(seed)
     control = setting.control()
     kind = setting.kind
-    fixed_n = stats.users_needed(control, kind, mde=setting.mde, mode="fixed")
+    fixed_n = inference.users_needed(control, kind, mde=setting.mde, mode="fixed")
     assert fixed_n is not None
     settings = AnalysisSettings(mde=setting.mde, planned_users=2 * fixed_n)
-    needed = stats.users_needed(
+    needed = inference.users_needed(
         control, kind, mde=setting.mde, tuning=float(settings.planned_users)
     )
     assert needed is not None
@@ -152,7 +152,8 @@ def run_setting(setting: Setting, runs: int, looks: int, seed: int) -> dict[str,
                     _summary(kind, n, int(t_conv[r, j]), t_sum[r, j], t_sq[r, j]),
                 ]
                 conversion = [
-                    stats.Summary.of_counts(int(x[r, j]), n) for x in (c_conv, t_conv)
+                    inference.Summary.of_counts(int(x[r, j]), n)
+                    for x in (c_conv, t_conv)
                 ]
                 data = verdict.MetricData(
                     metric,

@@ -13,7 +13,7 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis command line; returns the exit status (see ``cli``).
 
-    Imported on call, so that ``import abflask.analysis.stats`` stays light.
+    Imported on call, so that ``import abflask.analysis.moments`` stays light.
     """
     from abflask.analysis.cli import main as run
 

@@ -1,96 +1,43 @@
-"""From per-user aggregates to one phase's results: numbers and the decision.
+"""From per-user aggregates to one phase's summaries, and the result.
 
-Pure (pandas/numpy, ``stats`` and ``verdict``; no I/O). ``compute`` picks the
-phase's participants (first exposed while the phase ran, exposed to one
-variation only), sums each metric per participant (attributed events only,
-capped if the metric says so), lets ``verdict.evaluate`` decide, and returns
-a JSON-ready dict typed by ``schema.ExperimentResult`` (the README's
-"Analysis" shows it). The reports only format it; they compute nothing.
+The job's numpy half: ``compute`` picks the phase's participants (first
+exposed while the phase ran, exposed to one variation only), sums each metric
+per participant (attributed events only, capped if the metric says so) into
+per-variation summaries and cumulative time-series sums, and hands them to
+``abflask.core.stats.result``, which the service shares: the verdicts, the
+decision and every number of the JSON (``schema.ExperimentResult``) come
+from there. No I/O.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from statistics import NormalDist
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from abflask.analysis import sequential, stats, verdict
+from abflask.analysis import moments
 from abflask.analysis.aggregate import Aggregates
 from abflask.core.experiment import Experiment
 from abflask.core.metric import AnalysisSettings, Metric
-from abflask.core.stats.schema import (
-    ComparisonResult,
-    ExperimentResult,
-    Interval,
-    LiftPoint,
-    MetricResult,
-    TimePoint,
-    TimeSeries,
-    VariationResult,
+from abflask.core.stats.inference import Summary
+from abflask.core.stats.result import (
+    MetricInput,
+    Phase,
+    experiment_result,
+    lead_metric,
+    select_phase,
+    series_point,
 )
+from abflask.core.stats.schema import ExperimentResult, TimePoint, TimeSeries
 
 MAX_POINTS = 200
 """Most points of a time series."""
 HOUR, DAY = 3600, 86400
 """Seconds."""
-
-_COMPARISON_FIELDS = (
-    "abs_lift",
-    "abs_ci",
-    "rel_lift",
-    "rel_ci",
-    "p_value",
-    "p_value_adjusted",
-    "p_value_sequential",
-    "p_value_sequential_adjusted",
-    "abs_ci_sequential",
-    "rel_ci_sequential",
-    "state",
-)
-NULL_COMPARISON: ComparisonResult = dict.fromkeys(_COMPARISON_FIELDS)  # type: ignore[assignment]
-
-
-def _clean(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def _pair(x: tuple[float, float]) -> Interval:
-    return [_clean(x[0]), _clean(x[1])]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """The analysed phase: index, bounds (epoch seconds) and weights."""
-
-    index: int
-    count: int
-    started_at: float | None
-    ended_at: float | None
-    weights: tuple[float, ...]
-
-
-def select_phase(exp: Experiment, index: int | None) -> Phase:
-    """The phase ``index`` (None: the current one); ValueError if there is none.
-
-    An experiment that never started (or a CSV without a definition) has one
-    implicit phase with its current weights.
-    """
-    phases = exp.phases
-    if not phases:
-        if index not in (None, 0):
-            raise ValueError(f"phase {index} does not exist; the experiment has one")
-        return Phase(0, 1, None, None, exp.effective_weights)
-    last = len(phases) - 1
-    i = last if index is None else index
-    if not 0 <= i <= last:
-        raise ValueError(f"phase {index} does not exist; phases are 0-{last}")
-    ended = phases[i + 1].started_at if i < last else None
-    return Phase(i, len(phases), phases[i].started_at, ended, tuple(phases[i].weights))
 
 
 def phase_of(
@@ -188,99 +135,24 @@ def cap_value(metric: Metric, values: npt.NDArray[np.float64], n: int) -> float 
     return float(np.quantile(pooled, metric.cap_percentile))
 
 
-def metric_data(
+def metric_input(
     metric: Metric, rows: MetricRows, counts: npt.NDArray[np.int64]
-) -> tuple[verdict.MetricData, npt.NDArray[np.int64]]:
-    """One metric's summaries, and converters per variation."""
+) -> MetricInput:
+    """One metric's summaries per variation, as core's result takes them."""
     k = len(counts)
     converters = np.bincount(rows.variation, minlength=k)[:k].astype(np.int64)
     conversion = [
-        stats.Summary.of_counts(int(converters[i]), int(counts[i])) for i in range(k)
+        Summary.of_counts(int(converters[i]), int(counts[i])) for i in range(k)
     ]
-    value = stats.Summary.of_groups(rows.variation, rows.values, counts)
+    value = moments.of_groups(rows.variation, rows.values, counts)
     nonnegative = bool(rows.values.size == 0 or rows.values.min() >= 0.0)
-    return verdict.MetricData(metric, conversion, value, nonnegative), converters
-
-
-def _comparison(
-    cmp: stats.Comparison, adjusted: float | None, adjusted_seq: float | None
-) -> ComparisonResult:
-    return {
-        "abs_lift": _clean(cmp.abs_lift),
-        "abs_ci": _pair(cmp.abs_ci),
-        "rel_lift": _clean(cmp.rel_lift),
-        "rel_ci": _pair(cmp.rel_ci),
-        "p_value": _clean(cmp.p_value),
-        "p_value_adjusted": adjusted,
-        "p_value_sequential": _clean(cmp.p_value_sequential),
-        "p_value_sequential_adjusted": adjusted_seq,
-        "abs_ci_sequential": _pair(cmp.abs_ci_sequential),
-        "rel_ci_sequential": _pair(cmp.rel_ci_sequential),
-        "state": cmp.state,
-    }
-
-
-def _rate_interval(s: stats.Summary, z: float) -> Interval | None:
-    """mean ± z·sqrt(var/n): the Wald interval of a rate, or a mean's."""
-    if s.n == 0:
-        return None
-    half = z * math.sqrt(s.var / s.n)
-    return [_clean(s.mean - half), _clean(s.mean + half)]
-
-
-def _metric_result(
-    ev: verdict.MetricEvaluation,
-    variations: Sequence[str],
-    converters: npt.NDArray[np.int64],
-    cap: float | None,
-    settings: AnalysisSettings,
-) -> MetricResult:
-    z = NormalDist().inv_cdf(1 - settings.alpha / 2)
-    data, metric = ev.data, ev.metric
-    rows: list[VariationResult] = []
-    for i, name in enumerate(variations):
-        conv, val = data.conversion[i], data.value[i]
-        row: VariationResult = {
-            "name": name,
-            "participants": conv.n,
-            "converters": int(converters[i]),
-            "conversion_rate": _clean(conv.mean) if conv.n else None,
-            "conversion_rate_ci": _rate_interval(conv, z),
-            "mean": _clean(val.mean) if val.n else None,
-            "mean_ci": _rate_interval(val, z),
-            "sd": _clean(math.sqrt(val.var)) if val.n else None,
-            "outcome": None,
-            "harm_bound": None,
-            "conversion": dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
-            "value": dict(NULL_COMPARISON),  # type: ignore[typeddict-item]
-        }
-        if i:
-            j = i - 1
-            own = metric.type
-            row["outcome"] = ev.outcomes[j]
-            row["harm_bound"] = _clean(ev.harm_bound[j])
-            for kind, cmps in (("conversion", ev.conversion), ("value", ev.value)):
-                mine = kind == own
-                row[kind] = _comparison(  # type: ignore[literal-required]
-                    cmps[j],
-                    ev.adjusted[j] if mine else None,
-                    ev.adjusted_sequential[j] if mine else None,
-                )
-        rows.append(row)
-    return {
-        **metric.to_dict(),  # type: ignore[typeddict-item]
-        "cap_value": cap,
-        "nonnegative": ev.data.nonnegative,
-        "source": "job",
-        "note": None,
-        "variations": rows,
-        "users_needed": ev.users_needed,
-        "verdict": ev.verdict,
-    }
+    return MetricInput(
+        metric, conversion, value, [int(c) for c in converters], nonnegative, rows.cap
+    )
 
 
 def _timeseries(
-    data: verdict.MetricData,
+    given: MetricInput,
     phase: PhaseData,
     rows: MetricRows,
     settings: AnalysisSettings,
@@ -288,9 +160,10 @@ def _timeseries(
     """Cumulative participants, converters and lift with the sequential band.
 
     The same participants, attribution and cap as the table, so the last
-    point equals the table's numbers.
+    point equals the table's numbers; each point is ``series_point``'s, as
+    the service's live points are.
     """
-    metric = data.metric
+    metric = given.metric
     users = phase.users
     if len(users) == 0:
         return {"event": metric.event, "type": metric.type, "points": []}
@@ -320,62 +193,41 @@ def _timeseries(
     np.add.at(s, (at, variation), values - shift)
     np.add.at(q, (at, variation), (values - shift) ** 2)
     n, c, s, q = n.cumsum(0), c.cumsum(0), s.cumsum(0), q.cumsum(0)
-    tuning = float(settings.planned_users)
     points: list[TimePoint] = []
     for j, t in enumerate(edges):
         if metric.type == "conversion":
             summaries = [
-                stats.Summary.of_counts(int(c[j, i]), int(n[j, i])) for i in range(k)
+                Summary.of_counts(int(c[j, i]), int(n[j, i])) for i in range(k)
             ]
         else:
             summaries = [
-                _shifted(int(n[j, i]), int(c[j, i]), s[j, i], q[j, i], shift)
+                _shifted(
+                    int(n[j, i]), int(c[j, i]), float(s[j, i]), float(q[j, i]), shift
+                )
                 for i in range(k)
             ]
-        lifts: list[LiftPoint] = []
-        for i in range(1, k):
-            cmp = stats.compare(
-                summaries[0],
-                summaries[i],
-                metric.type,
-                alpha=settings.alpha,
-                tuning=tuning,
-                nonnegative=data.nonnegative,
-            )
-            lifts.append(
-                {
-                    "abs_lift": _clean(cmp.abs_lift),
-                    "abs_ci_sequential": _pair(cmp.abs_ci_sequential),
-                    "rel_lift": _clean(cmp.rel_lift),
-                    "rel_ci_sequential": _pair(cmp.rel_ci_sequential),
-                }
-            )
         points.append(
-            {
-                "t": int(t),
-                "participants": n[j].tolist(),
-                "converters": c[j].tolist(),
-                "lift": lifts,
-            }
+            series_point(
+                int(t),
+                n[j].tolist(),
+                c[j].tolist(),
+                summaries,
+                metric,
+                settings,
+                given.nonnegative,
+            )
         )
     return {"event": metric.event, "type": metric.type, "step": step, "points": points}
 
 
-def _shifted(n: int, rows: int, s: float, q: float, shift: float) -> stats.Summary:
+def _shifted(n: int, rows: int, s: float, q: float, shift: float) -> Summary:
     """A value summary from sums of (value - shift) over the ``rows`` users with
     the event; the other ``n - rows`` users have value 0, i.e. -shift."""
-    if n == 0:
-        return stats.Summary(0, 0.0, 0.0)
     zeros = n - rows
-    total = s - zeros * shift  # sum of (x - shift) over all n users
-    mean_shifted = total / n
-    squares = q + zeros * shift * shift
-    var = (
-        max((squares - n * mean_shifted * mean_shifted) / (n - 1), 0.0)
-        if n > 1
-        else 0.0
-    )
-    return stats.Summary(n, mean_shifted + shift, var)
+    shifted = Summary.of_sums(n, s - zeros * shift, q + zeros * shift * shift)
+    if n == 0:
+        return shifted
+    return Summary(shifted.n, shifted.mean + shift, shifted.var)
 
 
 def compute(
@@ -390,55 +242,28 @@ def compute(
     agg.finish()
     chosen = select_phase(exp, phase)
     data = PhaseData.of(exp, agg, chosen)
-    settings = exp.analysis
     ids = {name: i for i, name in names.items()}
-    counts = [int(x) for x in data.counts]
-    srm_p = sequential.srm_sequential_p_value(counts, list(chosen.weights))
-    srm = bool(srm_p < sequential.SRM_THRESHOLD)
     metrics = metrics_of(exp, names, agg.pairs)
     rows = [data.metric_rows(m, ids.get(m.event)) for m in metrics]
-    built = [metric_data(m, r, data.counts) for m, r in zip(metrics, rows, strict=True)]
-    found = verdict.evaluate(
-        exp.variations, [b[0] for b in built], settings, counts, srm=srm
-    )
-    results = [
-        _metric_result(ev, exp.variations, conv, r.cap, settings)
-        for ev, (_, conv), r in zip(found.metrics, built, rows, strict=True)
+    given = [
+        metric_input(m, r, data.counts) for m, r in zip(metrics, rows, strict=True)
     ]
-    lead = next((i for i, m in enumerate(metrics) if m.role == "primary"), 0)
-    if built:
-        series = _timeseries(built[lead][0], data, rows[lead], settings)
+    if given:
+        lead = lead_metric(metrics)
+        series = _timeseries(given[lead], data, rows[lead], exp.analysis)
     else:
         series = {"event": None, "points": []}
-    return {
-        "key": exp.key,
-        "name": exp.name or exp.key,
-        "status": exp.status,
-        "generated_at": now,
-        "variations": list(exp.variations),
-        "phase": {
-            "index": chosen.index,
-            "count": chosen.count,
-            "started_at": chosen.started_at,
-            "ended_at": chosen.ended_at,
-            "weights": list(chosen.weights),
-        },
-        "settings": asdict(settings),
-        "participants": dict(zip(exp.variations, counts, strict=True)),
-        "excluded": {
+    return experiment_result(
+        exp,
+        chosen,
+        [int(x) for x in data.counts],
+        given,
+        excluded={
             "multiple_variations": data.multi,
             "phase_boundary": data.boundary,
             "unattributed_events": int(agg.unattributed),
         },
-        "srm_p_value": _clean(srm_p),
-        "srm_warning": srm,
-        "records_analysed": agg.position,
-        "source": "job",
-        "decision": {
-            "state": found.decision.state,
-            "variation": found.decision.variation,
-            "summary": found.decision.summary,
-        },
-        "metrics": results,
-        "timeseries": series,
-    }
+        records_analysed=agg.position,
+        series=series,
+        now=now,
+    )

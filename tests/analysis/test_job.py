@@ -14,7 +14,8 @@ import redis as redis_py
 from flask.testing import FlaskClient
 
 from abflask import analysis
-from abflask.analysis import job, sequential
+from abflask.analysis import job
+from abflask.core.stats import sequential
 from abflask.storage.localredis import LocalRedis
 from abflask.storage.store import Store
 from tests.helpers import PREFIX, Admin

@@ -18,6 +18,8 @@ from abflask.analysis.aggregate import Aggregates
 from abflask.core.experiment import Experiment, Phase
 from abflask.core.metric import Metric
 from abflask.core.records import encode_record
+from abflask.core.stats.inference import Summary
+from abflask.core.stats.result import MetricInput, experiment_result, select_phase
 
 T0 = 1_790_000_000
 BUY, REVENUE = 1, 2
@@ -233,3 +235,76 @@ def test_events_before_exposure_are_excluded_and_counted() -> None:
     assert found["excluded"]["unattributed_events"] == 400
     assert all(v["converters"] == 0 for v in found["metrics"][0]["variations"])
     assert not math.isnan(found["srm_p_value"] or 0.0)
+
+
+def test_summaries_from_sums_give_the_jobs_result() -> None:
+    """What the service computes live: per variation the participants,
+    converters, and the sum and sum of squares of the capped totals."""
+    rng = np.random.default_rng(11)
+    log = Log()
+    users, cap = 4000, 60.0
+    totals = np.zeros((users, 3))  # bought, revenue, had revenue
+    for n in range(users):
+        log.expose(n, n % 2, T0 + n % 500)
+    for n in range(users):
+        if rng.random() < 0.1 + 0.02 * (n % 2):
+            log.track(n, T0 + 600, BUY)
+            totals[n, 0] = 1.0
+        for _ in range(int(rng.integers(0, 3)) if rng.random() < 0.3 else 0):
+            value = float(rng.gamma(2.0, 12.0))
+            log.track(n, T0 + 700, REVENUE, value)
+            totals[n, 1] += value
+            totals[n, 2] = 1.0
+    metrics = (Metric("buy"), Metric("revenue", type="value", cap=cap))
+    exp = experiment(*metrics)
+    job = results.compute(exp, log.fold(), NAMES, T0 + 9000.0)
+    arm = np.arange(users) % 2
+    given = []
+    for metric, x, converted in (
+        (metrics[0], np.zeros(users), totals[:, 0]),  # buy has no value
+        (metrics[1], np.minimum(totals[:, 1], cap), totals[:, 2]),
+    ):
+        n = [int((arm == v).sum()) for v in (0, 1)]
+        conv = [int(converted[arm == v].sum()) for v in (0, 1)]
+        value = [
+            Summary.of_sums(
+                n[v], float(x[arm == v].sum()), float((x[arm == v] ** 2).sum())
+            )
+            for v in (0, 1)
+        ]
+        conversion = [Summary.of_counts(conv[v], n[v]) for v in (0, 1)]
+        cap_value = cap if metric.type == "value" else None
+        given.append(MetricInput(metric, conversion, value, conv, True, cap_value))
+    live = experiment_result(
+        exp,
+        select_phase(exp, None),
+        [2000, 2000],
+        given,
+        excluded=job["excluded"],
+        records_analysed=None,
+        series=job["timeseries"],
+        now=T0 + 9000.0,
+        source="live",
+    )
+    assert live["decision"] == job["decision"]
+    for got, want in zip(live["metrics"], job["metrics"], strict=True):
+        assert (got["source"], want["source"]) == ("live", "job")
+        assert got["verdict"] == want["verdict"]
+        assert got["users_needed"] == want["users_needed"]
+        assert_close(got["variations"], want["variations"], 1e-9)
+
+
+def assert_close(got: object, want: object, rel: float) -> None:
+    """Equal structures, floats to ``rel`` (absolute 1e-12 near 0)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys()
+        for key in want:
+            assert_close(got[key], want[key], rel)
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            assert_close(a, b, rel)
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=rel, abs=1e-12)
+    else:
+        assert got == want

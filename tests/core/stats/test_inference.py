@@ -1,11 +1,12 @@
-"""Tests for abflask.analysis.stats against statsmodels, scipy and gbstats.
+"""Tests for abflask.core.stats.inference against statsmodels, scipy and gbstats.
 
 Every data set is synthetic with a fixed seed. Reference numbers come from
 statsmodels or scipy where they exist, from GrowthBook's gbstats for the
 sequential statistics of the absolute difference, and from an independent
 numerical inversion for Fieller's relative intervals. The degenerate states
-are pinned in test_stats_degenerate.py, the confidence sequence and the SRM
-tests in test_sequential.py.
+are pinned in test_inference_degenerate.py, the confidence sequence and the
+SRM tests in test_sequential.py; the numpy summaries in
+tests/analysis/test_moments.py.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from statsmodels.stats.weightstats import (  # type: ignore[import-untyped]
     DescrStatsW,
 )
 
-from abflask.analysis import stats
-from abflask.analysis.sequential import TUNING
-from abflask.analysis.stats import Comparison, Summary
+from abflask.analysis.moments import of_values
+from abflask.core.stats import inference as stats
+from abflask.core.stats.inference import Comparison, Summary
+from abflask.core.stats.sequential import TUNING
 
 Array = npt.NDArray[np.float64]
 TOL = 1e-6
@@ -108,7 +110,7 @@ def conversion(d: Data) -> tuple[Summary, Summary]:
 
 
 def values(d: Data) -> tuple[Summary, Summary]:
-    return Summary.of_values(d.val_c), Summary.of_values(d.val_t)
+    return of_values(d.val_c), of_values(d.val_t)
 
 
 def compare(d: Data, kind: str, **kwargs: float) -> Comparison:
@@ -216,89 +218,33 @@ def test_of_counts_is_rate_with_unpooled_variance(c: int, n: int) -> None:
     assert s.var == pytest.approx((c / n) * (1 - c / n), abs=1e-15)
 
 
-def test_of_values_matches_numpy(data: Data) -> None:
-    s = Summary.of_values(data.val_t)
-    assert s.n == data.val_t.size
-    assert s.mean == pytest.approx(data.val_t.mean(), rel=1e-12)
-    assert s.var == pytest.approx(data.val_t.var(ddof=1), rel=1e-12)
-
-
-def test_of_groups_matches_of_values_with_rows_only_for_nonzero_users(
-    data: Data,
-) -> None:
-    # Rows only for users with a value, in shuffled order, as the job has them.
-    dense = [data.val_c, data.val_t]
-    groups = np.concatenate(
-        [np.full(int((x != 0).sum()), g) for g, x in enumerate(dense)]
-    )
-    rows = np.concatenate([x[x != 0] for x in dense])
-    order = np.random.default_rng(1).permutation(rows.size)
-    got = Summary.of_groups(groups[order], rows[order], [x.size for x in dense])
-    for summary, x in zip(got, dense, strict=True):
-        expected = Summary.of_values(x)
-        assert summary.n == expected.n
-        assert summary.mean == pytest.approx(expected.mean, rel=1e-12)
-        assert summary.var == pytest.approx(expected.var, rel=1e-12)
-
-
-@pytest.mark.parametrize("absent", [0, 30], ids=["all-rows", "30-absent"])
-def test_of_groups_keeps_the_variance_of_values_near_1e9(absent: int) -> None:
-    # One-pass sums (sum of squares - n mean^2) lose every digit here.
-    rng = np.random.default_rng(9)
-    x = 1e9 + rng.standard_normal((2, 50_000))
-    n = [x.shape[1] + absent, x.shape[1]]
-    got = Summary.of_groups(np.repeat([0, 1], x.shape[1]), x.ravel(), n)
-    dense = [np.concatenate([x[0], np.zeros(absent)]), x[1]]
-    for summary, d in zip(got, dense, strict=True):
-        assert summary.mean == pytest.approx(d.mean(), rel=1e-12)
-        assert summary.var == pytest.approx(np.var(d, ddof=1), rel=1e-6)
-    assert got[1].var == pytest.approx(1.0, abs=0.02)
-
-
-def test_of_groups_summarises_empty_and_single_user_groups() -> None:
-    got = Summary.of_groups([1, 2], [4.0, 3.0], [0, 1, 2, 5])
-    assert got == [
-        Summary(0, 0.0, 0.0),
-        Summary(1, 4.0, 0.0),
-        Summary(2, 1.5, 4.5),
-        Summary(5, 0.0, 0.0),
-    ]
+def test_of_sums_is_the_sample_variance_of_values_with_zeros(data: Data) -> None:
+    # Sums over the users with a value; the others count as 0.
+    x = data.val_t
+    s = Summary.of_sums(x.size, float(x.sum()), float((x * x).sum()))
+    assert s.n == x.size
+    assert s.mean == pytest.approx(x.mean(), rel=1e-12)
+    assert s.var == pytest.approx(x.var(ddof=1), rel=1e-9)
 
 
 @pytest.mark.parametrize(
-    ("groups", "values", "n", "message"),
+    ("n", "total", "squares", "expected"),
     [
-        ([0, 1], [1.0], [2, 2], "same length"),
-        ([0, 2], [1.0, 1.0], [2, 2], "group indexes"),
-        ([0, -1], [1.0, 1.0], [2, 2], "group indexes"),
-        ([0, 0, 0], [1.0, 1.0, 1.0], [2], "more rows than users"),
-        ([0], [math.inf], [2], "finite"),
-        ([0], [math.nan], [2], "finite"),
+        (0, 0.0, 0.0, (0, 0.0, 0.0)),
+        (1, 4.0, 16.0, (1, 4.0, 0.0)),
+        (3, 6.5, 22.25, (3, 6.5 / 3, (22.25 - 6.5**2 / 3) / 2)),
+        (4, 4.0, 4.0, (4, 1.0, 0.0)),
+        (3, 3.0, 3.0 - 1e-15, (3, 1.0, 0.0)),
     ],
-    ids=["lengths", "index-high", "index-negative", "too-many-rows", "inf", "nan"],
+    ids=["empty", "one", "three", "constant", "rounding-below-zero"],
 )
-def test_of_groups_rejects_inconsistent_input(
-    groups: list[int], values: list[float], n: list[int], message: str
+def test_of_sums_summarises_small_samples(
+    n: int, total: float, squares: float, expected: tuple[int, float, float]
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        Summary.of_groups(groups, values, n)
-
-
-@pytest.mark.parametrize(
-    ("summary", "expected"),
-    [
-        (Summary.of_values(np.array([])), (0, 0.0, 0.0)),
-        (Summary.of_values(np.array([4.0])), (1, 4.0, 0.0)),
-        (Summary.of_counts(0, 0), (0, 0.0, 0.0)),
-        (Summary.of_groups([], [], [0])[0], (0, 0.0, 0.0)),
-        (Summary.of_groups([0], [4.0], [1])[0], (1, 4.0, 0.0)),
-    ],
-    ids=["values-empty", "values-one", "counts-empty", "groups-empty", "groups-one"],
-)
-def test_summary_of_fewer_than_two_users_has_zero_variance(
-    summary: Summary, expected: tuple[int, float, float]
-) -> None:
-    assert (summary.n, summary.mean, summary.var) == expected
+    s = Summary.of_sums(n, total, squares)
+    assert (s.n, s.mean) == expected[:2]
+    assert s.var == pytest.approx(expected[2], abs=1e-15)
+    assert s.var >= 0.0
 
 
 # --- fixed-horizon tests against statsmodels/scipy ------------------------------
@@ -681,11 +627,11 @@ def test_results_are_python_floats(data: Data, kind: str) -> None:
         assert all(type(x) is float for x in parts), f.name
 
 
-def test_stats_imports_no_io_or_test_library() -> None:
+def test_inference_loads_no_numpy_scipy_or_io_library() -> None:
     code = (
-        "import sys, abflask.analysis.stats; "
-        "print(sorted({'flask', 'redis', 'pandas', 'statsmodels', 'gbstats'}"
-        " & set(sys.modules)))"
+        "import sys, abflask.core.stats.inference; "
+        "print(sorted({'flask', 'redis', 'pandas', 'numpy', 'scipy', 'statsmodels',"
+        " 'gbstats'} & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -1,6 +1,6 @@
 """From per-variation summaries to outcomes and the experiment's decision.
 
-Pure (``stats`` and ``core``; no I/O, no pandas): ``evaluate`` takes one
+Pure (``inference`` and ``core``; stdlib only, no I/O): ``evaluate`` takes one
 ``MetricData`` per metric (the summaries of every variation) with the
 experiment's ``AnalysisSettings`` and says, per metric and treatment, whether
 it is better, worse or still inconclusive, and for the experiment what to do:
@@ -28,8 +28,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from abflask.analysis import stats
 from abflask.core.metric import AnalysisSettings, Metric
+from abflask.core.stats import inference
 
 __all__ = [
     "STATES",
@@ -71,11 +71,11 @@ class MetricData:
     """
 
     metric: Metric
-    conversion: Sequence[stats.Summary]
-    value: Sequence[stats.Summary]
+    conversion: Sequence[inference.Summary]
+    value: Sequence[inference.Summary]
     nonnegative: bool = True
 
-    def summaries(self) -> Sequence[stats.Summary]:
+    def summaries(self) -> Sequence[inference.Summary]:
         """The summaries of the metric's own type (what the verdict reads)."""
         return self.conversion if self.metric.type == "conversion" else self.value
 
@@ -92,8 +92,8 @@ class MetricEvaluation:
     """
 
     data: MetricData
-    conversion: list[stats.Comparison]
-    value: list[stats.Comparison]
+    conversion: list[inference.Comparison]
+    value: list[inference.Comparison]
     adjusted: list[float | None] = field(default_factory=list)
     adjusted_sequential: list[float | None] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
@@ -105,7 +105,7 @@ class MetricEvaluation:
     def metric(self) -> Metric:
         return self.data.metric
 
-    def tested(self) -> list[stats.Comparison]:
+    def tested(self) -> list[inference.Comparison]:
         """The comparisons of the metric's own type."""
         return self.conversion if self.metric.type == "conversion" else self.value
 
@@ -131,7 +131,7 @@ def _pct(x: float) -> str:
     return f"{x:+.1%}"
 
 
-def _effect(cmp: stats.Comparison, sequential: bool) -> str:
+def _effect(cmp: inference.Comparison, sequential: bool) -> str:
     """``+8.9% [+0.2%, +17.7%]``, or the absolute lift when the relative one is
     undefined (control mean 0) or its interval unbounded."""
     ci = cmp.rel_ci_sequential if sequential else cmp.rel_ci
@@ -154,11 +154,11 @@ def _one_sided(settings: AnalysisSettings) -> float:
 
 def _compare(
     data: MetricData, settings: AnalysisSettings, alpha: float, kind: str
-) -> list[stats.Comparison]:
+) -> list[inference.Comparison]:
     """Every treatment against control on ``kind`` (conversion or value)."""
     arms = data.conversion if kind == "conversion" else data.value
     return [
-        stats.compare(
+        inference.compare(
             arms[0],
             t,
             kind,
@@ -231,7 +231,7 @@ def _users_needed(
     if control.n == 0:
         return None
     guardrail = ev.metric.role == "guardrail"
-    needed = stats.users_needed(
+    needed = inference.users_needed(
         control,
         ev.metric.type,
         mde=settings.mde,
@@ -241,7 +241,7 @@ def _users_needed(
         family=1 if guardrail else family,
         mode="sequential" if guardrail else settings.mode,
     )
-    if needed is None or needed >= stats.MAX_USERS:
+    if needed is None or needed >= inference.MAX_USERS:
         return None  # out of reach: say nothing rather than "10**12 more"
     return needed
 
@@ -426,8 +426,8 @@ def evaluate(
         for p in (sequential if settings.mode == "sequential" else fixed)
         if not math.isnan(p)
     )
-    adj_fixed = iter(stats.adjust(fixed, settings.correction))
-    adj_seq = iter(stats.adjust(sequential, settings.correction))
+    adj_fixed = iter(inference.adjust(fixed, settings.correction))
+    adj_seq = iter(inference.adjust(sequential, settings.correction))
     counts = list(participants)
     total = sum(counts)
     for ev in evs:

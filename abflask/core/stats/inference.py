@@ -1,10 +1,11 @@
 """Experiment statistics from per-variation summaries: tests, intervals, sizes.
 
-Pure: numpy and scipy only, no I/O. Fixed-horizon z and Welch tests with
+Pure: stdlib only, no I/O (the distributions are
+``abflask.core.stats.distributions``). Fixed-horizon z and Welch tests with
 Fieller relative intervals, their always-valid (sequential) counterparts on
 the absolute difference, explicit degenerate states, Holm and
 Benjamini-Hochberg corrections and the sample size. The confidence sequence
-and the SRM tests live in ``abflask.analysis.sequential``.
+and the SRM tests live in ``abflask.core.stats.sequential``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-from scipy import special
-
-from abflask.analysis.sequential import (
+from abflask.core.stats.distributions import (
+    normal_cdf,
+    normal_quantile,
+    t_cdf,
+    t_quantile,
+)
+from abflask.core.stats.sequential import (
     ALPHA,
     TUNING,
     sequential_halfwidth,
@@ -65,24 +68,16 @@ class Summary:
     (ddof=1) for values, the unpooled p(1 - p) for conversions. Build it
     with a constructor rather than by hand::
 
-        Summary.of_counts(converters=120, n=1000)     # mean 0.12, var 0.1056
-        Summary.of_values(np.array([0.0, 2.5, 4.0]))  # mean 2.1666..., ddof=1
-        Summary.of_groups([0, 0], [2.5, 4.0], [3])    # [the same as above]
+        Summary.of_counts(converters=120, n=1000)      # mean 0.12, var 0.1056
+        Summary.of_sums(n=3, total=6.5, sum_squares=22.25)  # mean 2.1666..., ddof=1
+
+    (The analysis job summarises arrays of per-user values with numpy in
+    ``abflask.analysis.moments``, in two passes.)
     """
 
     n: int
     mean: float
     var: float
-
-    @classmethod
-    def of_values(cls, x: npt.ArrayLike) -> Summary:
-        """Summarise per-user values; var is 0 when there are fewer than 2."""
-        arr = np.asarray(x, dtype=np.float64).ravel()
-        n = int(arr.size)
-        if n == 0:
-            return cls(0, 0.0, 0.0)
-        var = float(arr.var(ddof=1)) if n > 1 else 0.0
-        return cls(n, float(arr.mean()), var)
 
     @classmethod
     def of_counts(cls, converters: int, n: int) -> Summary:
@@ -93,45 +88,23 @@ class Summary:
         return cls(int(n), float(p), float(p * (1.0 - p)))
 
     @classmethod
-    def of_groups(
-        cls, groups: npt.ArrayLike, values: npt.ArrayLike, n_per_group: npt.ArrayLike
-    ) -> list[Summary]:
-        """Summarise per-user values of several groups at once, sparse rows.
+    def of_sums(cls, n: int, total: float, sum_squares: float) -> Summary:
+        """Summarise per-user values from their sums over all ``n`` users.
 
-        Row i is one user of group ``groups[i]`` (0 <= g < len(n_per_group))
-        with value ``values[i]``; group g has ``n_per_group[g]`` users, and
-        those without a row count as value 0, so users without events need
-        no row. Two passes (the mean, then squared deviations from it, with
-        the corrected-two-pass term of Chan, Golub & LeVeque), so values like
-        1e9 + small noise keep their variance. Groups with fewer than 2 users
-        have var 0; an empty group gives Summary(0, 0.0, 0.0).
-
-        Raises:
-            ValueError: shapes differ, a group index is out of range, a group
-                has more rows than users, or a value is not finite.
+        ``total`` is the sum of x, ``sum_squares`` the sum of x^2, over all n
+        users (a user without the event has x = 0). var is the sample
+        variance (ddof=1), (sum_squares - n mean^2) / (n - 1), clipped at 0;
+        0 for n <= 1. One pass: exact when the values are small integers or
+        their mean is small against their spread; values like 1e9 + small
+        noise lose their variance here (shift them by a typical value first).
         """
-        g = np.asarray(groups, dtype=np.int64).ravel()
-        x = np.asarray(values, dtype=np.float64).ravel()
-        n = np.asarray(n_per_group, dtype=np.int64).ravel()
-        k = n.size
-        if g.shape != x.shape:
-            raise ValueError("groups and values must have the same length")
-        if g.size and (g.min() < 0 or g.max() >= k):
-            raise ValueError(f"group indexes must be in [0, {k})")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("values must be finite")
-        rows = np.bincount(g, minlength=k)
-        if np.any(rows > n):
-            raise ValueError("a group has more rows than users")
-        users = np.maximum(n, 1).astype(np.float64)
-        mean = np.bincount(g, weights=x, minlength=k) / users
-        dev = x - mean[g]
-        absent = (n - rows) * mean  # each absent user deviates by -mean
-        dev_sum = np.bincount(g, weights=dev, minlength=k) - absent
-        sq_sum = np.bincount(g, weights=dev * dev, minlength=k) + absent * mean
-        var = (sq_sum - dev_sum * dev_sum / users) / np.maximum(n - 1, 1)
-        var = np.where(n > 1, np.maximum(var, 0.0), 0.0)
-        return [cls(int(n[i]), float(mean[i]), float(var[i])) for i in range(k)]
+        if n <= 0:
+            return cls(0, 0.0, 0.0)
+        mean = total / n
+        if n == 1:
+            return cls(1, float(mean), 0.0)
+        var = max((sum_squares - n * mean * mean) / (n - 1), 0.0)
+        return cls(int(n), float(mean), float(var))
 
 
 @dataclass(frozen=True)
@@ -245,14 +218,12 @@ def compare(
     var_abs = se2_c + se2_t
     n = control.n + treatment.n
     if kind == "conversion":
-        q = float(special.ndtri(1.0 - alpha / 2))
-        p_value = float(2.0 * special.ndtr(-abs(diff) / math.sqrt(var_abs)))
+        q = normal_quantile(1.0 - alpha / 2)
+        p_value = 2.0 * normal_cdf(-abs(diff) / math.sqrt(var_abs))
     else:
         df = welch_df(Summary(control.n, m_c, v_c), Summary(treatment.n, m_t, v_t))
-        # scipy.special ufuncs, not scipy.stats objects: the time series calls
-        # this for every point, and the frozen distributions cost ~50x more.
-        q = float(special.stdtrit(df, 1.0 - alpha / 2))
-        p_value = float(2.0 * special.stdtr(df, -abs(diff) / math.sqrt(var_abs)))
+        q = t_quantile(df, 1.0 - alpha / 2)
+        p_value = 2.0 * t_cdf(df, -abs(diff) / math.sqrt(var_abs))
     k = sequential_multiplier(n, alpha, tuning)
     clip = nonnegative and min(m_c, m_t) >= 0.0
     return Comparison(
@@ -355,21 +326,26 @@ def _interval(center: float, halfwidth: float) -> tuple[float, float]:
 # --- families -------------------------------------------------------------------
 
 
+def _order(p_values: Sequence[float]) -> list[int]:
+    """Indexes of the non-NaN p-values, smallest first (ties in input order)."""
+    valid = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    return sorted(valid, key=lambda i: p_values[i])
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values, in input order.
 
     NaN entries stay NaN and do not count towards the family size. Matches
     ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]``.
     """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = order.size
-    if m:
-        stepped = p[order] * np.arange(m, 0, -1)
-        out[order] = np.minimum(np.maximum.accumulate(stepped), 1.0)
-    return [float(x) for x in out]
+    out = [_NAN] * len(p_values)
+    order = _order(p_values)
+    m = len(order)
+    running = -math.inf
+    for rank, i in enumerate(order):
+        running = max(running, float(p_values[i]) * (m - rank))
+        out[i] = min(running, 1.0)
+    return out
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
@@ -379,15 +355,15 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     capped at 1. NaN entries stay NaN and do not count towards m. Matches
     ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]``.
     """
-    p = np.asarray(p_values, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    m = order.size
-    if m:
-        stepped = p[order] * m / np.arange(1, m + 1)
-        out[order] = np.minimum(np.minimum.accumulate(stepped[::-1])[::-1], 1.0)
-    return [float(x) for x in out]
+    out = [_NAN] * len(p_values)
+    order = _order(p_values)
+    m = len(order)
+    running = math.inf
+    for rank in range(m - 1, -1, -1):
+        i = order[rank]
+        running = min(running, float(p_values[i]) * m / (rank + 1))
+        out[i] = min(running, 1.0)
+    return out
 
 
 def adjust(p_values: Sequence[float], method: str) -> list[float]:
@@ -449,9 +425,9 @@ def users_needed(
     if not per_user > 0.0:
         return None
     level = alpha / family
-    z_power = float(special.ndtri(power))
+    z_power = normal_quantile(power)
     if mode == "fixed":
-        z = float(special.ndtri(1.0 - level / 2)) + z_power
+        z = normal_quantile(1.0 - level / 2) + z_power
         return int(min(max(math.ceil(z * z * per_user / theta**2), 2), MAX_USERS))
 
     def detects(n: int) -> bool:

@@ -1,6 +1,6 @@
 """Always-valid (sequential) inference: the confidence sequence and the SRM tests.
 
-Pure: numpy and scipy only, no I/O. Owns the defaults every test shares (the
+Pure: stdlib only, no I/O. Owns the defaults every test shares (the
 level and the tuning N*), the asymptotic confidence sequence of Waudby-Smith
 et al. with its p-value, and the sample-ratio-mismatch tests: the chi-square
 and the sequential Dirichlet-multinomial test of Lindon & Malek.
@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
-from scipy import special
+from abflask.core.stats.distributions import chi2_sf
 
 __all__ = [
     "ALPHA",
@@ -116,30 +114,30 @@ def sequential_p_value(
 
 def _srm_counts(
     observed: Sequence[int], weights: Sequence[float]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | float:
+) -> tuple[list[float], list[float]] | float:
     """Validated counts and shares (summing to 1) of the variations to test.
 
     A variation with weight 0 is dropped if it has no participants; if it has
     any, the answer is 0.0 (certain mismatch). A zero total or fewer than two
     remaining variations give 1.0 (nothing to test).
     """
-    obs = np.asarray(observed, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    if obs.shape != w.shape or obs.ndim != 1:
+    obs = [float(x) for x in observed]
+    w = [float(x) for x in weights]
+    if len(obs) != len(w):
         raise ValueError("observed and weights must be equal-length sequences")
-    if np.any(w < 0) or not w.sum() > 0:
+    if any(x < 0 for x in w) or not sum(w) > 0:
         raise ValueError("weights must be non-negative with a positive sum")
-    if np.any(obs < 0):
+    if any(x < 0 for x in obs):
         raise ValueError("observed counts must be non-negative")
-    if not obs.sum() > 0.0:
+    if not sum(obs) > 0.0:
         return 1.0
-    empty = w == 0.0
-    if np.any(obs[empty] > 0):
+    if any(x > 0 for x, share in zip(obs, w, strict=True) if share == 0.0):
         return 0.0
-    obs, w = obs[~empty], w[~empty]
-    if obs.size < 2:
+    kept = [(x, share) for x, share in zip(obs, w, strict=True) if share != 0.0]
+    if len(kept) < 2:
         return 1.0
-    return obs, w / w.sum()
+    total = sum(share for _, share in kept)
+    return [x for x, _ in kept], [share / total for _, share in kept]
 
 
 def srm_p_value(observed: Sequence[int], weights: Sequence[float]) -> float:
@@ -156,9 +154,12 @@ def srm_p_value(observed: Sequence[int], weights: Sequence[float]) -> float:
     if isinstance(counts, float):
         return counts
     obs, share = counts
-    expected = obs.sum() * share
-    stat = float(np.sum((obs - expected) ** 2 / expected))
-    return float(special.chdtrc(obs.size - 1, stat))
+    total = sum(obs)
+    stat = 0.0
+    for x, s in zip(obs, share, strict=True):
+        expected = total * s
+        stat += (x - expected) ** 2 / expected
+    return chi2_sf(len(obs) - 1, stat)
 
 
 def srm_sequential_p_value(
@@ -190,11 +191,15 @@ def srm_sequential_p_value(
     if isinstance(counts, float):
         return counts
     obs, share = counts
-    prior = concentration * share
-    log_bf = float(
-        special.gammaln(concentration)
-        - special.gammaln(concentration + obs.sum())
-        + np.sum(special.gammaln(prior + obs) - special.gammaln(prior))
-        - np.sum(obs * np.log(share))
+    prior = [concentration * s for s in share]
+    gammas = sum(
+        math.lgamma(p + x) - math.lgamma(p) for p, x in zip(prior, obs, strict=True)
+    )
+    logs = sum(x * math.log(s) for x, s in zip(obs, share, strict=True))
+    log_bf = (
+        math.lgamma(concentration)
+        - math.lgamma(concentration + sum(obs))
+        + gammas
+        - logs
     )
     return 1.0 if log_bf <= 0.0 else math.exp(-log_bf)

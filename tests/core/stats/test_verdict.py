@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
-from abflask.analysis import stats, verdict
-from abflask.analysis.stats import Summary
 from abflask.core.metric import AnalysisSettings, Metric
+from abflask.core.stats import inference as stats
+from abflask.core.stats import verdict
+from abflask.core.stats.inference import Summary
 
 NAMES = ("control", "treatment")
 DEFAULT = AnalysisSettings()

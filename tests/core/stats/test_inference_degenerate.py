@@ -1,4 +1,4 @@
-"""Degenerate inputs of abflask.analysis.stats.compare: explicit states, right answers.
+"""Degenerate inputs of inference.compare: explicit states, right answers.
 
 An arm without users, an arm of one, a conversion rate of 0 or 1, constant
 values: each has a ``state`` and an answer, and none is "p = 1" just because
@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from abflask.analysis import stats
-from abflask.analysis.stats import Comparison, Summary
+from abflask.analysis.moments import of_values
+from abflask.core.stats import inference as stats
+from abflask.core.stats.inference import Comparison, Summary
 
 NONE2 = [None, None]
 
@@ -39,11 +40,11 @@ STATES: dict[str, tuple[Comparison, dict[str, Any]]] = {
         | {"p_value_sequential": None, "abs_ci": NONE2, "rel_ci_sequential": NONE2},
     ),
     "empty-treatment": (
-        stats.welch_test(Summary(50, 1.5, 1.0), Summary.of_values([])),
+        stats.welch_test(Summary(50, 1.5, 1.0), of_values([])),
         {"state": "empty", "abs_lift": None, "p_value": None, "abs_ci": NONE2},
     ),
     "one-user-arm": (
-        stats.welch_test(Summary.of_values([1.0]), Summary(50, 1.5, 1.0)),
+        stats.welch_test(of_values([1.0]), Summary(50, 1.5, 1.0)),
         {"state": "too_few", "abs_lift": 0.5, "rel_lift": 0.5, "p_value": None}
         | {"p_value_sequential": None, "abs_ci": NONE2, "rel_ci": NONE2},
     ),
@@ -160,7 +161,7 @@ def test_aa_skewed_revenue_is_not_significant() -> None:
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         control, treatment = revenue(rng, 500), revenue(rng, 500)
-        r = stats.welch_test(Summary.of_values(control), Summary.of_values(treatment))
+        r = stats.welch_test(of_values(control), of_values(treatment))
         significant += r.p_value_sequential < 0.05
     assert significant / seeds <= 0.05
 
@@ -186,7 +187,7 @@ def random_arms(rng: np.random.Generator) -> tuple[Summary, Summary, str]:
         np.where(rng.random(n) < 1 - z, rng.lognormal(2.0, 1.5, n), 0.0)
         for n, z in ((n_c, zeros[0]), (n_t, zeros[1]))
     ]
-    return Summary.of_values(arms[0]), Summary.of_values(arms[1]), "value"
+    return of_values(arms[0]), of_values(arms[1]), "value"
 
 
 def test_relative_intervals_of_non_negative_metrics_stay_above_minus_100() -> None:

@@ -1,8 +1,8 @@
-"""Tests for abflask.analysis.sequential: the confidence sequence and SRM tests.
+"""Tests for abflask.core.stats.sequential: the confidence sequence and SRM tests.
 
 The confidence sequence is recomputed here from the published formulas
 (Waudby-Smith et al., eqs. 9, 155 and 161 of arXiv:2103.06476v7), and
-test_stats.py checks what ``compare`` builds from it against GrowthBook's
+test_inference.py checks what ``compare`` builds from it against GrowthBook's
 gbstats. The chi-square SRM test is checked against scipy; the sequential
 SRM test against scipy's Dirichlet-multinomial and multinomial pmfs, and by
 simulating hourly looks under the null.
@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from scipy import stats as sps  # type: ignore[import-untyped]
 
-from abflask.analysis import sequential
-from abflask.analysis.sequential import (
+from abflask.core.stats import sequential
+from abflask.core.stats.inference import Summary, proportion_test
+from abflask.core.stats.sequential import (
     SRM_CONCENTRATION,
     TUNING,
     srm_p_value,
     srm_sequential_p_value,
 )
-from abflask.analysis.stats import Summary, proportion_test
 
 # --- the confidence sequence, from the formulas ----------------------------------
 
