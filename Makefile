@@ -51,9 +51,10 @@ check: lint typecheck test ## what CI runs: lint, typecheck, test
 analyze: $(RUNTIME) ## run the analysis job once (ARGS="--html var/report.html" etc.)
 	$(BIN)/python scripts/analyze.py $(ARGS)
 
-bench: $(DEV) ## HTTP (needs wrk), SDK, analysis benchmarks; minutes, not part of the tests
+bench: $(DEV) ## HTTP (needs wrk), SDK, analysis, live results benchmarks; minutes, not part of the tests
 	$(BIN)/python scripts/bench_http.py
 	$(BIN)/python scripts/bench_analysis.py
+	$(BIN)/python scripts/bench_live.py
 	$(BIN)/pip install -q growthbook==4.0.0 && $(BIN)/python scripts/bench_sdk.py
 
 loadtest: $(DEV) ## 30 s headless Locust run against a private service; reports in var/loadtest/

@@ -391,21 +391,22 @@ class Store(ScriptedRedis):
         return decode_counters(exp.variations, raw, names)
 
     def live(
-        self, exp: Experiment
+        self, exp: Experiment, *, series: bool = True
     ) -> tuple[LiveCounts, list[Snapshot], dict[str, Any] | None]:
-        """The live counters, their snapshots and the last stored analysis
-        results of an experiment (one round trip)."""
+        """The live counters, their snapshots (none unless ``series``) and the
+        last stored analysis results of an experiment (one round trip)."""
         x = self.keys.experiment
         pipe = self._r.pipeline(transaction=False)
         pipe.hgetall(x(exp.key, "c"))
         pipe.hgetall(x(exp.key, "ev"))
-        pipe.lrange(x(exp.key, "ts"), 0, -1)
         pipe.get(x(exp.key, "res"))
-        raw, ids, series, results = self._call(pipe.execute)
+        if series:
+            pipe.lrange(x(exp.key, "ts"), 0, -1)
+        raw, ids, results, *snapshots = self._call(pipe.execute)
         k = len(exp.variations)
         return (
             decode_live(k, raw, ids),
-            decode_snapshots(series, k),
+            decode_snapshots(snapshots[0] if snapshots else [], k),
             None if results is None else dict(json.loads(results)),
         )
 

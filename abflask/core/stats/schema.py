@@ -133,6 +133,18 @@ class Excluded(TypedDict):
     (every phase)."""
 
 
+class LiveInfo(TypedDict):
+    """What a live result was computed from."""
+
+    job_generated_at: float | None
+    """When the analysis job computed the result that metrics which cannot be
+    counted live are taken from (None: it has not run for this phase)."""
+    not_live: list[str]
+    """Event keys of the metrics taken from that result (or left empty)."""
+    snapshots: int
+    """Per-minute counter snapshots the time series was drawn from."""
+
+
 class ExperimentResult(TypedDict):
     """Everything the job computes for one phase of one experiment."""
 
@@ -151,6 +163,8 @@ class ExperimentResult(TypedDict):
     """Event-log records the job read; None in a live result."""
     source: str
     """``job`` or ``live``."""
+    live: NotRequired[LiveInfo]
+    """Live results only."""
     decision: DecisionResult
     metrics: list[MetricResult]
     timeseries: TimeSeries

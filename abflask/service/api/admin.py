@@ -14,9 +14,10 @@ from flask import Blueprint
 from abflask.core.fields import parse_key, parse_user_id
 from abflask.errors import ValidationError
 from abflask.service import management
-from abflask.service.api.parsing import json_body, params, raw_body
+from abflask.service.api.parsing import json_body, params, parse_phase, raw_body
 from abflask.service.auth import require_admin
 from abflask.service.extension import get_services
+from abflask.service.live import live_result
 
 bp = Blueprint("admin", __name__)
 
@@ -47,11 +48,34 @@ def get_experiment(key: str) -> dict[str, Any]:
     return management.describe_experiment(get_services(), key)
 
 
+RESULTS_PARAMETERS = frozenset({"live", "phase", "series"})
+"""What the results endpoint reads."""
+
+
 @bp.get("/experiments/<key>/results")
 @require_admin
-def experiment_results(key: str) -> dict[str, Any]:
-    """The latest results the analysis job stored for this experiment."""
-    return management.experiment_results(get_services(), key)
+def experiment_results(key: str) -> Any:
+    """The latest results the analysis job stored for this experiment; with
+    ``live=1``, the same numbers computed now from the live counters (of
+    ``phase``, an index; default the current one), and with ``series=1``
+    the time series from the counters' per-minute snapshots."""
+    given = params(RESULTS_PARAMETERS)
+    live, series = (_flag(given, name) for name in ("live", "series"))
+    phase = parse_phase(given.get("phase"))
+    if not live:
+        for name in ("phase", "series"):
+            if name in given:
+                raise ValidationError(name, f"{name}: only with live=1")
+        return management.experiment_results(get_services(), key)
+    return live_result(get_services(), key, phase, time.time(), series=series)
+
+
+def _flag(given: dict[str, Any], name: str) -> bool:
+    """A 0/1 query parameter (absent: 0)."""
+    raw = given.get(name, "0")
+    if raw not in ("0", "1"):
+        raise ValidationError(name, f"{name}: must be 0 or 1")
+    return bool(raw == "1")
 
 
 @bp.patch("/experiments/<key>")

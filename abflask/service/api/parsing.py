@@ -71,6 +71,15 @@ def params(allowed: Set[str]) -> dict[str, Any]:
     return found
 
 
+def parse_phase(raw: str | None) -> int | None:
+    """A ``phase`` parameter: a phase index (0 is the first), None when absent."""
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise ValidationError("phase", "phase: must be a phase index: 0 for the first")
+    return int(raw)
+
+
 def _shown(name: str) -> str:
     """A client-chosen name, safe and short enough to echo in an error."""
     return name if len(name) <= 64 and name.isprintable() else repr(name[:64])
