@@ -52,6 +52,7 @@ table.results td small{{display:block;font-size:.8rem}}
 .outcome.better,.outcome.within_margin{{background:#e3f4e8;color:#19703a}}
 .outcome.worse,.outcome.harmed{{background:#fbe7e5;color:#b3261e}}
 p.verdict{{margin:.4rem 0 0}}
+p.verdict::first-letter{{text-transform:uppercase}}
 .charts{{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,24rem),1fr));
   gap:1rem;margin:1.6rem 0;align-items:start}}
 figure.chart{{margin:0;border:1px solid #d9dee7;border-radius:6px;padding:.6rem;

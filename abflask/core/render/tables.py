@@ -191,9 +191,14 @@ def metric_table(
         + (f'<p class="note">{esc(fmt.sentence(note))}</p>' if note else "")
         + f'<div class="table-box"><table class="results metric" data-event="{event}">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
-        + (f'<p class="verdict">{esc(fmt.sentence(verdict))}</p>' if verdict else "")
+        # The job's words as they are (the CSS capitalises the first letter).
+        + (f'<p class="verdict">{esc(_stop(verdict))}</p>' if verdict else "")
         + "</section>"
     )
+
+
+def _stop(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def results_section(

@@ -74,7 +74,9 @@ def test_the_table_says_everything_in_words() -> None:
     for raw in ("rel_lift", "p_value", "inconclusive<", "None", "keep_running"):
         assert raw not in text(out)
     assert "Primary metric · conversion rate · higher is better" in text(out)
-    assert "No detectable difference yet on buy." in text(out)
+    verdict = '<p class="verdict">no detectable difference yet on buy.</p>'
+    assert verdict in out  # the job's words; the CSS capitalises them
+    assert "p.verdict::first-letter{text-transform:uppercase}" in style.CSS
 
 
 def test_every_cell_is_labelled_for_the_stacked_phone_layout() -> None:
