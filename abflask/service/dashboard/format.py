@@ -15,7 +15,6 @@ FILTERS: dict[str, Callable[..., str]] = {
     "percent": fmt.percent,
     "when": fmt.when,
     "iso": fmt.iso,
-    "ago": fmt.ago,
     "weights": fmt.weights,
     "decision_words": lambda v: fmt.words(v, fmt.DECISIONS),
     "status_words": lambda v: fmt.words(v, fmt.STATUSES),

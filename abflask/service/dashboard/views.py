@@ -42,7 +42,6 @@ def _context() -> dict[str, Any]:
     return {
         "csrf_token": session.csrf_token(),
         "role": g.get("role"),
-        "now": time.time(),
     }
 
 
