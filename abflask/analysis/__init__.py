@@ -1,8 +1,8 @@
 """The analysis job run from cron: event logs → statistics → reports.
 
 ``main(argv) -> int`` is the command line (``scripts/analyze.py`` wraps it).
-May import ``core``, ``storage``, ``config``, ``errors``, pandas, numpy, scipy
-and matplotlib; never Flask or the ``service`` and ``sdk`` packages.
+May import ``core``, ``storage``, ``config``, ``errors``, pandas, numpy and
+scipy; never Flask or the ``service`` and ``sdk`` packages.
 """
 
 from __future__ import annotations
