@@ -5,10 +5,14 @@ Fixtures live in ``conftest.py``; nothing imports that module.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from abflask import config
 from abflask.service.app import create_app
 from abflask.storage import localredis
 
@@ -129,3 +134,81 @@ def until_phase_begins(definition: dict[str, Any]) -> None:
     """Sleep until the last phase of an experiment's JSON has begun (a new
     phase starts at the next whole second: at most a second away)."""
     time.sleep(max(0.0, definition["phases"][-1]["started_at"] - time.time()) + 0.01)
+
+
+class Gunicorn:
+    """gunicorn with the production config (``gunicorn.conf.py``) on a free
+    loopback port, serving this checkout's app, and its HTTP API.
+
+    ``settings`` are extra environment variables (``ABFLASK_*``); the output
+    goes to ``log`` (shown if it fails to start), or is inherited. ``stop``
+    ends it by its PID: SIGTERM, then a kill after 20 s.
+    """
+
+    def __init__(
+        self, redis_url: str, log: Path | None = None, **settings: str
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = config.child_environment(
+            PYTHONPATH=str(ROOT),  # this checkout's abflask, whatever is installed
+            REDIS_URL=redis_url,
+            ABFLASK_BIND=f"127.0.0.1:{self.port}",
+            ABFLASK_ADMIN_TOKEN=ADMIN_TOKEN,
+            ABFLASK_SDK_KEYS=SDK_KEY,
+            ABFLASK_LOG_LEVEL="warning",
+            **settings,
+        )
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        out = log.open("wb") if log is not None else None
+        try:
+            self.process = subprocess.Popen(
+                [*command, "wsgi:app"], cwd=ROOT, env=env, stdout=out, stderr=out
+            )
+        finally:
+            if out is not None:
+                out.close()
+        deadline = time.monotonic() + 30
+        while not self._ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                shown = log.read_text() if log is not None else ""
+                raise AssertionError("the service did not start\n" + shown)
+            time.sleep(0.1)
+
+    def _ready(self) -> bool:
+        try:
+            return self.request("GET", "/readyz")[0] == 200
+        except OSError:
+            return False
+
+    def request(
+        self, method: str, path: str, body: Any = None, admin: bool = False
+    ) -> tuple[int, Any]:
+        """One request on its own connection, so requests spread over the workers."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Connection": "close", "Content-Type": "application/json"}
+        if admin:
+            headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        try:
+            data = None if body is None else json.dumps(body)
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """An admin API request that must succeed; its JSON answer."""
+        status, answer = self.request(method, path, body, admin=True)
+        assert status in (200, 201, 204), (status, answer)
+        return answer
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)

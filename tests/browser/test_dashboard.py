@@ -15,13 +15,7 @@ with ``data-variation``. Writes are checked through the admin API.
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,9 +23,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from abflask import config
 from abflask.storage import localredis
-from tests.helpers import ADMIN_TOKEN, ROOT, SDK_KEY, free_port
+from tests.helpers import ADMIN_TOKEN, ROOT, Gunicorn
 from tests.service.dashboard.pages import VIEWER_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -53,70 +46,17 @@ ACTION_IDS = (
 )
 
 
-class Service:
-    """gunicorn with the production config on a free loopback port, and its HTTP API."""
+class Service(Gunicorn):
+    """The service with two workers, the viewer token, and the test's traffic."""
 
     def __init__(self, redis_url: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = config.child_environment(
-            PYTHONPATH=str(ROOT),  # this checkout's abflask, whatever is installed
-            REDIS_URL=redis_url,
-            ABFLASK_BIND=f"127.0.0.1:{self.port}",
+        super().__init__(
+            redis_url,
+            log,
             ABFLASK_WORKERS="2",
             ABFLASK_KEY_PREFIX=PREFIX,
-            ABFLASK_ADMIN_TOKEN=ADMIN_TOKEN,
             ABFLASK_VIEWER_TOKEN=VIEWER_TOKEN,
-            ABFLASK_SDK_KEYS=SDK_KEY,
-            ABFLASK_LOG_LEVEL="warning",
         )
-        self.log = log
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "wsgi:app",
-        ]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=out, stderr=out
-            )
-        deadline = time.monotonic() + 30
-        while not self._ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("the service did not start:\n" + log.read_text())
-            time.sleep(0.1)
-
-    def _ready(self) -> bool:
-        try:
-            return self.request("GET", "/readyz")[0] == 200
-        except OSError:
-            return False
-
-    def request(
-        self, method: str, path: str, body: Any = None, admin: bool = False
-    ) -> tuple[int, Any]:
-        """One request on its own connection, so requests spread over the workers."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {"Connection": "close", "Content-Type": "application/json"}
-        if admin:
-            headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
-        try:
-            data = None if body is None else json.dumps(body)
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        status, answer = self.request(method, path, body, admin=True)
-        assert status in (200, 201, 204), (status, answer)
-        return answer
 
     def experiment(self, key: str) -> Any:
         """The definition with its live counts (admin API); None if there is none."""
@@ -150,14 +90,6 @@ class Service:
         status, answer = self.request("POST", "/track/batch", {"events": buyers})
         assert status == 202 and answer["recorded"] == len(buyers), answer
         return enrolled
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,7 @@ for users just enrolled by any worker, must all be recorded.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +22,7 @@ from typing import Any
 import pytest
 
 from abflask.storage import localredis
-from tests.helpers import ADMIN_TOKEN, ROOT, SDK_KEY, free_port
+from tests.helpers import Gunicorn
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
@@ -37,63 +33,13 @@ CLIENTS = 8
 """Concurrent client threads sending traffic."""
 
 
-class Service:
+class Service(Gunicorn):
     """A gunicorn of ``workers`` workers on a free loopback port."""
 
     def __init__(self, redis_url: str, workers: int = 4) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "REDIS_URL": redis_url,
-            "ABFLASK_BIND": f"127.0.0.1:{self.port}",
-            "ABFLASK_WORKERS": str(workers),
-            "ABFLASK_KEY_PREFIX": PREFIX,
-            "ABFLASK_ADMIN_TOKEN": ADMIN_TOKEN,
-            "ABFLASK_SDK_KEYS": SDK_KEY,
-            "ABFLASK_LOG_LEVEL": "warning",
-        }
-        command = [f"{BIN}/gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the service exited"
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("the service did not become ready")
-
-    def request(
-        self, method: str, path: str, body: Any = None, admin: bool = False
-    ) -> tuple[int, Any]:
-        """One request on its own connection (so the next may reach another worker)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {"Connection": "close", "Content-Type": "application/json"}
-        if admin:
-            headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
-        try:
-            data = None if body is None else json.dumps(body)
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        status, answer = self.request(method, path, body, admin=True)
-        assert status in (200, 201, 204), (status, answer)
-        return answer
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        super().__init__(
+            redis_url, ABFLASK_WORKERS=str(workers), ABFLASK_KEY_PREFIX=PREFIX
+        )
 
 
 @pytest.fixture
