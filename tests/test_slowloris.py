@@ -10,7 +10,6 @@ answers (request line, headers) are JSON; a chunked body over the limit is a
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from abflask import config
 from abflask.storage.localredis import LocalRedis
-from tests.helpers import free_port
+from tests.helpers import Gunicorn
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,31 +31,16 @@ HEADER_DEADLINE = 5.0
 @pytest.fixture
 def service(redis_server: LocalRedis, redis: object, tmp_path: Path) -> Iterator[int]:
     """gunicorn with the production config, 2 workers; yields its port."""
-    port = free_port()
-    env = config.child_environment(
-        REDIS_URL=redis_server.url,
-        ABFLASK_BIND=f"127.0.0.1:{port}",
+    started = Gunicorn(
+        redis_server.url,
+        tmp_path / "gunicorn.log",
         ABFLASK_WORKERS="2",
         ABFLASK_MAX_REQUEST_BYTES="4096",
-        ABFLASK_LOG_LEVEL="warning",
     )
-    log = (tmp_path / "gunicorn.log").open("wb")
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0] != 200:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-        yield port
+        yield started.port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+        started.stop()
 
 
 def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
