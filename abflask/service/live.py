@@ -49,6 +49,7 @@ from abflask.storage.counters import (
     LiveCounts,
     Snapshot,
     counting_rule,
+    current_phase,
 )
 
 MAX_POINTS = 120
@@ -95,7 +96,9 @@ def compute(
     for metric in metrics:
         reason = not_live(metric, counts)
         if reason is None:
-            inputs.append(_counted(metric, current.cells(metric.event), current))
+            inputs.append(
+                _counted(metric, current.cells(metric.event), current.participants)
+            )
             continue
         taken = stored.get(metric.event)
         if taken is None:
@@ -162,8 +165,9 @@ def _seen(counts: LiveCounts) -> list[Metric]:
 
 
 def _summaries(
-    metric: Metric, cells: Sequence[Cell], participants: Sequence[int]
+    cells: Sequence[Cell], participants: Sequence[int]
 ) -> tuple[list[Summary], list[Summary]]:
+    """Conversion and value summaries per variation from counter cells."""
     conversion = [
         Summary.of_counts(c.users, n) for c, n in zip(cells, participants, strict=True)
     ]
@@ -174,8 +178,10 @@ def _summaries(
     return conversion, value
 
 
-def _counted(metric: Metric, cells: Sequence[Cell], phase: Any) -> MetricInput:
-    conversion, value = _summaries(metric, cells, phase.participants)
+def _counted(
+    metric: Metric, cells: Sequence[Cell], participants: Sequence[int]
+) -> MetricInput:
+    conversion, value = _summaries(cells, participants)
     cap = float(metric.cap) if metric.type == "value" and metric.cap else None
     return MetricInput(
         metric=metric,
@@ -231,20 +237,20 @@ def _series(
     phase (at most ``MAX_POINTS``, picked evenly), then the counters now."""
     metric = lead.metric
     event_id = counts.ids.get(metric.event, 0)
-    current = phase.index == max(len(exp.phases) - 1, 0)
+    token = str(phase.index)
+    if token != current_phase(exp):  # snapshots follow the current phase only
+        snapshots = []
+    start = -math.inf if phase.started_at is None else math.floor(phase.started_at)
     usable = [
         s
         for s in snapshots
-        if current
-        and s.phase == str(phase.index)
-        and s.event_id in (event_id, 0)
-        and (phase.started_at is None or s.t >= math.floor(phase.started_at))
+        if s.phase == token and s.event_id in (event_id, 0) and s.t >= start
     ]
     picked = _evenly(usable, MAX_POINTS - 1)
     settings = exp.analysis
     points: list[TimePoint] = []
     for snap in picked:
-        conversion, value = _summaries(metric, snap.cells, snap.participants)
+        conversion, value = _summaries(snap.cells, snap.participants)
         points.append(
             series_point(
                 snap.t,
