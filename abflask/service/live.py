@@ -67,6 +67,18 @@ def live_result(
     ``phase`` for a phase it does not have.
     """
     exp = management.get_experiment(svc, key)
+    return result_of(svc, exp, phase, now, series=series)
+
+
+def result_of(
+    svc: Services,
+    exp: Experiment,
+    phase: int | None,
+    now: float,
+    *,
+    series: bool = False,
+) -> ExperimentResult:
+    """``live_result`` of an experiment already read."""
     try:
         chosen = select_phase(exp, phase)
     except ValueError as exc:
