@@ -6,7 +6,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt typecheck check analyze bench loadtest clean
+.PHONY: help install run test screenshots lint fmt typecheck check analyze bench loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -34,6 +34,9 @@ run: $(RUNTIME) ## serve on ABFLASK_BIND (127.0.0.1:8000); a private Redis if RE
 
 test: $(DEV) ## run the tests against a private Redis the tests start and stop
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+screenshots: $(DEV) ## run the browser tests and save their screenshots in docs/screenshots
+	$(BIN)/python -m pytest tests -m browser --screenshots docs/screenshots $(PYTEST_ARGS)
 
 lint: $(DEV) ## ruff check (incl. the import contract) and format --check
 	$(BIN)/ruff check .

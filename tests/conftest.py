@@ -28,6 +28,28 @@ from tests.helpers import (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        help="save the browser tests' screenshots in DIR (`make screenshots` "
+        "gives docs/screenshots); by default they go to a temporary directory",
+    )
+
+
+@pytest.fixture(scope="session")
+def screenshots(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Where the browser tests save their screenshots (``--screenshots``)."""
+    chosen = request.config.getoption("--screenshots")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def redis_server(
     tmp_path_factory: pytest.TempPathFactory,

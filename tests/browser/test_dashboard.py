@@ -5,7 +5,7 @@ Login and logout; create (an inline form error, then fixed) → start → live
 participant counts that change without a reload as the test sends traffic
 through the public API → stop → complete with a winner; CSRF; the read-only
 viewer; delete with confirmation. The running experiment's page is saved as
-``docs/screenshots/dashboard-live.png`` for the README.
+``dashboard-live.png`` (``--screenshots``).
 
 Selectors are labels, roles, text and the action ids (``start``, ``stop``,
 ``complete``, ``winner``, ``new-phase``, ``weights``, ``edit``, ``delete``,
@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from abflask.storage import localredis
-from tests.helpers import ADMIN_TOKEN, ROOT, Gunicorn
+from tests.helpers import ADMIN_TOKEN, Gunicorn
 from tests.service.dashboard.pages import VIEWER_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,7 +32,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PREFIX = "dash"
 LIVE = 15_000
 """Milliseconds to wait for a live change: the page polls every 5 s."""
-SCREENSHOT = ROOT / "docs" / "screenshots" / "dashboard-live.png"
 ACTION_IDS = (
     "start",
     "stop",
@@ -172,7 +171,7 @@ def test_login_with_the_admin_token_and_log_out(page: Page, service: Service) ->
 
 
 def test_create_start_live_numbers_stop_and_complete(
-    page: Page, service: Service
+    page: Page, service: Service, screenshots: Path
 ) -> None:
     key = "checkout-btn"
     log_in(page, service, ADMIN_TOKEN)
@@ -227,9 +226,19 @@ def test_create_start_live_numbers_stop_and_complete(
         range(0, 2600, 3)
     )
 
+    # ... and so do the live results: the table's participants and buyers
+    table = page.locator("#results table.results").first
+    shown = {v: f"{n:,}" for v, n in total.items()}
+    for i, variation in enumerate(("control", "green")):
+        row = table.locator("tbody tr").nth(i)
+        expect(row.locator("th")).to_contain_text(variation)
+        cell = row.locator("td[data-label=Participants]")
+        expect(cell).to_have_text(shown[variation], timeout=LIVE)
+    expect(page.locator("#decision")).not_to_have_class(re.compile(r"\bnone\b"))
+    assert page.evaluate("window.notReloaded") is True and not loads
+
     page.set_viewport_size({"width": 1280, "height": 800})
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOT)
+    page.screenshot(path=screenshots / "dashboard-live.png")
 
     page.locator("#stop").click()
     status_shown(page, "Stopped")

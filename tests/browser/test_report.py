@@ -3,8 +3,8 @@ experiment a minute, an hour and a year old, at 1280 px and on a phone.
 
 Each test writes a CSV log, runs ``abflask.analysis.main`` on it with
 ``--html``, opens the file and measures the SVG elements the browser drew.
-The hour and the year are saved as ``docs/screenshots/report-1h.png`` and
-``report-1y.png`` for the README.
+The hour and the year are saved as ``report-1h.png`` and ``report-1y.png``
+(``--screenshots``; ``make screenshots`` puts them in ``docs/screenshots``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ from playwright.sync_api import Page
 from abflask import analysis
 from abflask.analysis import report_html
 from abflask.core.render import axes, charts
-from tests.helpers import ROOT
 
 pytestmark = pytest.mark.browser
 
 KEY = "checkout"
 T0 = 1_795_000_000  # 2026-11-18 11:06:40 UTC
 MINUTE, HOUR, YEAR = 60, 3600, 365 * 86400
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def write_log(path: Path, age: int, users: int, seed: int = 7) -> Path:
@@ -176,6 +174,7 @@ def test_report_plots_are_visible(
     age: int,
     users: int,
     screenshot: str | None,
+    screenshots: Path,
 ) -> None:
     if screenshot:  # the same picture every run: generated as the log ends
         monkeypatch.setattr(Generated, "at", T0 + age)
@@ -183,8 +182,7 @@ def test_report_plots_are_visible(
     html, result = report(env, capsys, age, users)
     check_report(page, html, result)
     if screenshot:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / screenshot, full_page=True)
+        page.screenshot(path=screenshots / screenshot, full_page=True)
     check_phone(page, html)
 
 

@@ -1,8 +1,8 @@
 """What each page shows, gathered and shaped for the templates.
 
-The pages read through ``management`` (definitions, 404s) and the Store's
-read methods (live counters, stored results). An experiment's numbers come
-from one function, ``results_for``, and are drawn by
+The pages read through ``management`` (definitions, 404s), the Store's
+read methods (live counters) and ``service.live`` (live results). An
+experiment's numbers come from one function, ``results_for``, and are drawn by
 ``abflask.core.render.tables`` (the job's HTML report draws with it too), so
 the page and the fragment its script refreshes every few seconds are the same
 HTML. The templates format the rest (``format``).
@@ -13,22 +13,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
-from typing import Any, cast
+from typing import Any
 
 from abflask.core.experiment import Experiment
-from abflask.core.fields import fail
 from abflask.core.flag import Flag
 from abflask.core.metric import parse_metrics
 from abflask.core.render import tables
 from abflask.core.stats.schema import ExperimentResult
+from abflask.service import live as live_results
 from abflask.service import management
 from abflask.service.extension import Services
 
 
 @dataclass(frozen=True)
 class ExperimentRow:
-    """One line of the list: the definition, live counts and the last verdict."""
+    """One line of the list: the definition, live counts and the live verdict."""
 
     experiment: Experiment
     participants: list[tuple[str, int]]
@@ -58,14 +57,17 @@ def live_participants(counts: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(v["name"], int(v["participants"])) for v in counts.get("variations", [])]
 
 
-def overview(svc: Services) -> tuple[list[ExperimentRow], list[Flag]]:
-    """The list page: every experiment with its counts and last verdict; every flag."""
-    rows = [
-        ExperimentRow(
-            exp, live_participants(svc.store.counters(exp)), svc.store.results(exp.key)
+def overview(svc: Services, now: float) -> tuple[list[ExperimentRow], list[Flag]]:
+    """The list page: every experiment with its counts and live verdict (of
+    its current phase; none for a draft); every flag."""
+    rows = []
+    for exp in management.list_experiments(svc):
+        result = live_results.result_of(svc, exp, None, now) if exp.phases else None
+        if result is not None and not sum(result["participants"].values()):
+            result = None
+        rows.append(
+            ExperimentRow(exp, live_participants(svc.store.counters(exp)), result)
         )
-        for exp in management.list_experiments(svc)
-    ]
     return rows, management.list_flags(svc)
 
 
@@ -91,25 +93,24 @@ def live(svc: Services, key: str) -> dict[str, Any]:
 # -- results --------------------------------------------------------------------
 
 
-def results_for(svc: Services, key: str, phase: int | None) -> ExperimentResult | None:
+def results_for(
+    svc: Services, exp: Experiment, phase: int | None, now: float
+) -> ExperimentResult:
     """The result the experiment page shows for ``phase`` (an index; None: the
-    latest), or None when there is none.
+    current one): the live result, with its time series.
 
-    The one source of the page's numbers and of its refreshed fragment. For
-    now it is what the analysis job stored: the last run, of the phase that
-    was current then, so another phase has none.
+    The one source of the page's numbers and of its refreshed fragment: the
+    job's statistics on the live counters (``service.live``), the numbers
+    ``GET /experiments/<key>/results?live=1`` gives. ValidationError naming
+    ``phase`` for a phase the experiment does not have.
     """
-    stored = svc.store.results(key)
-    if stored is None:
-        return None
-    if phase is not None and stored.get("phase", {}).get("index") != phase:
-        return None
-    return cast(ExperimentResult, stored)
+    return live_results.result_of(svc, exp, phase, now, series=True)
 
 
 @dataclass(frozen=True)
 class Results:
-    """The results section: the result (if any) and its HTML."""
+    """The results section: the result (None before anyone is enrolled) and
+    its HTML."""
 
     result: ExperimentResult | None
     phase: int | None
@@ -119,42 +120,26 @@ class Results:
 def results(svc: Services, exp: Experiment, phase: int | None, now: float) -> Results:
     """The results section of ``exp``'s page for ``phase``: the same for the
     page and for the fragment its script fetches."""
-    if phase is not None and not 0 <= phase < max(len(exp.phases), 1):
-        raise fail("phase", f"{exp.key!r} has no phase {phase}")
-    result = results_for(svc, exp.key, phase)
-    if result is None:
-        return Results(None, phase, _no_results(exp, phase))
-    notes = []
-    shown = result["phase"]["index"]
-    if phase is None and exp.phases and shown != len(exp.phases) - 1:
-        notes.append(
-            f"These numbers are for phase {shown + 1}; phase {len(exp.phases)} "
-            "began since. The next analysis run covers it."
-        )
-    html = tables.results_section(result, now=now, heading=2, notes=notes)
+    result = results_for(svc, exp, phase, now)
+    if not exp.phases or not sum(result["participants"].values()):
+        return Results(None, phase, _no_results(exp, result["phase"]["index"]))
+    html = tables.results_section(result, now=now, heading=2)
     return Results(result, phase, html)
 
 
-def _no_results(exp: Experiment, phase: int | None) -> str:
-    if phase is None:
-        words = (
-            "The analysis job (<code>scripts/analyze.py</code>, usually run from "
-            "cron) has not analysed this experiment yet."
-        )
+def _no_results(exp: Experiment, phase: int) -> str:
+    if not exp.phases:
+        words = "Start the experiment: its numbers appear here as users are enrolled."
     elif phase == len(exp.phases) - 1:
         words = (
-            f"The analysis job has not analysed phase {phase + 1} yet: its next "
-            "run covers it."
+            f"Nobody is enrolled in phase {phase + 1} yet: its numbers appear "
+            "here, live, as users are."
         )
     else:
-        words = (
-            f"No stored results for phase {phase + 1}: the analysis job stores "
-            "the current phase's. <code>scripts/analyze.py --experiment "
-            f"{escape(exp.key)} --phase {phase}</code> prints them."
-        )
+        words = f"Nobody was enrolled in phase {phase + 1}."
     return (
         '<div id="decision" class="decision none">'
-        '<span class="badge none">no results yet</span>'
+        '<span class="badge none">no participants yet</span>'
         f"<p>{words}</p></div>"
     )
 

@@ -101,7 +101,7 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 def index() -> str:
     """Every experiment and flag."""
-    rows, flags = present.overview(get_services())
+    rows, flags = present.overview(get_services(), time.time())
     return render_template("dashboard/list.html", rows=rows, flags=flags)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -16,9 +14,6 @@ from tests.service.dashboard.markup import Element, parse
 
 VIEWER_TOKEN = "test-viewer-token-0123456789"
 TOKENS = {"admin": ADMIN_TOKEN, "viewer": VIEWER_TOKEN}
-RESULTS = Path(__file__).with_name("results.json")
-"""One experiment's results as ``scripts/analyze.py --format json`` printed them
-(control 53/450 purchases, green 64/450; keep running)."""
 
 
 def csrf_of(response: TestResponse) -> str:
@@ -59,13 +54,48 @@ def log_in(client: FlaskClient, role: str) -> Browser:
     return Browser(client, csrf_of(client.get("/")))
 
 
-def store_results(client: FlaskClient, key: str, **changes: Any) -> dict[str, Any]:
-    """Store the sample results for experiment ``key``, as the analysis job does."""
-    results = {**json.loads(RESULTS.read_text()), "key": key, **changes}
-    app = client.application
-    with app.app_context():
-        get_services().store.save_results(key, results, 0, "", 0.0)
-    return results
+def traffic(
+    client: FlaskClient,
+    key: str,
+    plan: Mapping[str, tuple[int, int]],
+    event: str = "purchase",
+    value: float | None = None,
+    prefix: str = "u",
+) -> dict[str, list[str]]:
+    """Enrol exactly ``plan[v][0]`` users in each variation ``v`` through
+    ``/process_user``, then send ``event`` (with ``value``) through
+    ``/track/batch`` for the first ``plan[v][1]`` of them; the users per
+    variation.
+
+    The users are picked with the experiment's own hash, so the counts are
+    exact: no variation outside ``plan`` gets anyone.
+    """
+    with client.application.app_context():
+        exp = get_services().store.get_experiment(key)
+    assert exp is not None
+    picked: dict[str, list[str]] = {v: [] for v in plan}
+    i = 0
+    while any(len(picked[v]) < n for v, (n, _) in plan.items()):
+        user, i = f"{prefix}{i}", i + 1
+        index = exp.candidate(user)
+        chosen = exp.variations[index] if index >= 0 else None
+        if chosen in picked and len(picked[chosen]) < plan[chosen][0]:
+            picked[chosen].append(user)
+    for variation, users in picked.items():
+        for user in users:
+            answer = client.get(f"/process_user?user_id={user}&experiment={key}")
+            assert answer.json["variation"] == variation, answer.json
+            assert answer.json["stored"], answer.json
+    extra = {} if value is None else {"value": value}
+    events = [
+        {"user_id": user, "event": event, **extra}
+        for variation, users in picked.items()
+        for user in users[: plan[variation][1]]
+    ]
+    for start in range(0, len(events), 500):
+        sent = client.post("/track/batch", json={"events": events[start : start + 500]})
+        assert sent.status_code == 202, sent.json
+    return picked
 
 
 def cells(row: Element) -> list[str]:

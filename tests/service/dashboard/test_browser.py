@@ -1,34 +1,34 @@
 """The experiment page's results in Chromium: they fit at 1280 px and on a
-phone, and the page's script swaps in new numbers without a reload.
+phone, and the page's script swaps in new live numbers without a reload.
 
-The results are the analysis job's, run on a three-day CSV log of the
-experiment the test creates (its definition, with the phase moved to the
-log's start), and stored as the job stores them. The page at 1280 px is
-saved as ``docs/screenshots/dashboard-experiment.png``.
+The experiment's three days are replayed through the Store with each
+moment's clock (the phase began then): enrollments and events in time order,
+so the counters take their per-minute snapshots as they would have. Then
+the test sends more users through the API and watches the table change. The
+page at 1280 px is saved as ``dashboard-experiment.png`` (``--screenshots``).
 """
 
 from __future__ import annotations
 
-import json
 import random
+import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
-from abflask import analysis
+from abflask.core.event import parse_event
+from abflask.service import management
 from abflask.service.extension import get_services
-from tests.helpers import ADMIN_TOKEN, ROOT, Admin
+from abflask.storage.packing import pack_event
+from tests.helpers import ADMIN_TOKEN, Admin
 
 pytestmark = pytest.mark.browser
 
 KEY = "checkout"
-T0 = 1_795_000_000  # 2026-11-18 11:06:40 UTC
 DAY = 86400
-SCREENSHOT = ROOT / "docs" / "screenshots" / "dashboard-experiment.png"
 METRICS = [
     "buy",
     {"event": "spend", "type": "value"},
@@ -37,41 +37,34 @@ METRICS = [
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
-def write_log(path: Path, users: int = 6000, days: int = 3, seed: int = 11) -> Path:
-    """Exposures over ``days`` from T0; treatment buys more (23% against 20%)
-    and spends about the same; a few refunds in both."""
+def replay(app: Flask, users: int = 6000, days: int = 3, seed: int = 11) -> None:
+    """Start the experiment ``days`` and an hour ago and replay its users:
+    exposures spread evenly; treatment buys more (23% against 20%) within
+    the hour and spends about the same; a few refunds in both."""
     rng = random.Random(seed)
-    rows = ["user_id,variation,event,value,timestamp"]
-    for i in range(users):
-        variation = ("control", "treatment")[i % 2]
-        exposed = T0 + i * days * DAY // users
-        rows.append(f"{i:016x},{variation},$exposure,,{exposed}")
-        if rng.random() < (0.23 if variation == "treatment" else 0.20):
-            at = exposed + rng.randrange(3600)
-            rows.append(f"{i:016x},,buy,,{at}")
-            rows.append(f"{i:016x},,spend,{rng.randint(10, 80)},{at}")
-            if rng.random() < 0.05:
-                rows.append(f"{i:016x},,refund,,{at + 600}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-def job_result(
-    env: Path, capsys: pytest.CaptureFixture[str], definition: dict[str, Any]
-) -> dict[str, Any]:
-    """The job's result for ``definition`` on the ``write_log`` log."""
-    definition["phases"][0]["started_at"] = T0 - 1
-    file = env / "definition.json"
-    file.write_text(json.dumps(definition))
-    argv = ["--input", str(write_log(env / "log.csv")), "--definition", str(file)]
-    assert analysis.main([*argv, "--no-write", "--format", "json"]) == 0
-    [result] = json.loads(capsys.readouterr().out)["experiments"]
-    return dict(result)
-
-
-def store(app: Flask, result: dict[str, Any]) -> None:
+    t0 = time.time() - days * DAY - 3600
     with app.app_context():
-        get_services().store.save_results(KEY, result, 0, "", 0.0)
+        svc = get_services()
+        exp = management.start_experiment(svc, KEY, t0)
+        steps: list[tuple[float, int, str, dict[str, object] | None]] = []
+        for i in range(users):
+            exposed = t0 + 1 + i * days * DAY / users
+            user = f"{i:016x}"
+            steps.append((exposed, 0, user, None))
+            rate = 0.23 if exp.candidate(user, exposed) == 1 else 0.20
+            if rng.random() < rate:
+                at = exposed + rng.randrange(3600)
+                spent = rng.randint(10, 80)
+                steps.append((at, 1, user, {"event": "buy"}))
+                steps.append((at, 1, user, {"event": "spend", "value": spent}))
+                if rng.random() < 0.05:
+                    steps.append((at + 600, 1, user, {"event": "refund"}))
+        for at, _, user, event in sorted(steps, key=lambda s: s[:2]):
+            if event is None:
+                svc.store.enroll(exp, user, exp.candidate(user, at), at)
+                continue
+            parsed = parse_event({"user_id": user, **event, "timestamp": at}, at)
+            assert svc.store.track([exp], [pack_event(parsed)], at)[KEY] == "1"
 
 
 def log_in(page: Page, url: str) -> None:
@@ -81,36 +74,48 @@ def log_in(page: Page, url: str) -> None:
     expect(page).to_have_url(f"{url}/")
 
 
+def participants_shown(page: Page) -> list[str]:
+    cells = page.locator("table.results").first.locator("td[data-label=Participants]")
+    return cells.all_text_contents()
+
+
 def test_results_fit_and_refresh(
     app: Flask,
     admin: Admin,
     client: FlaskClient,
     live_server: str,
-    env: Path,
-    capsys: pytest.CaptureFixture[str],
     page: Page,
+    screenshots: Path,
 ) -> None:
-    admin.experiment(KEY, name="Green checkout button", metrics=METRICS)
-    result = job_result(env, capsys, admin.get(f"/experiments/{KEY}").json)
-    store(app, result)
-    for i in range(40):
-        client.get(f"/process_user?user_id=u{i}&experiment={KEY}")
+    admin.experiment(KEY, name="Green checkout button", metrics=METRICS, start=False)
+    replay(app)
 
     log_in(page, live_server)
     page.goto(f"{live_server}/x/{KEY}")
     section = page.locator("#results")
     expect(section.locator("table.results")).to_have_count(3)
     expect(section.locator("svg[role=img]")).to_have_count(5)
+    before = participants_shown(page)
+    assert sum(int(n.replace(",", "")) for n in before) == 6000
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
     for box in page.locator(".table-box").all():  # no table scrolls either
         assert box.evaluate("e => e.scrollWidth <= e.clientWidth")
-    page.screenshot(path=SCREENSHOT, full_page=True)
+    # the participants curve has a point per snapshot, spread over 3 days
+    points = page.locator("svg#participants circle, svg#participants path")
+    assert points.count() >= 2
+    page.screenshot(path=screenshots / "dashboard-experiment.png", full_page=True)
 
-    # The script swaps in what changed, without a reload.
+    # New users through the API: the script swaps in the numbers, no reload.
     page.evaluate("window.notReloaded = true")
-    summary = "Ship treatment: a new analysis run says so."
-    store(app, {**result, "decision": {**result["decision"], "summary": summary}})
-    expect(page.locator("#decision")).to_have_text(summary, timeout=12_000)
+    for i in range(40):
+        client.get(f"/process_user?user_id=new-{i}&experiment={KEY}")
+    live = admin.get(f"/experiments/{KEY}/results?live=1").json
+    now = [f"{live['participants'][v]:,}" for v in ("control", "treatment")]
+    assert now != before and sum(live["participants"].values()) == 6040
+    first = section.locator("table.results").first
+    control = first.locator("td[data-label=Participants]").first
+    expect(control).to_have_text(now[0], timeout=12_000)
+    assert participants_shown(page) == now
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator("#live-status")).to_contain_text("Updated")
 
