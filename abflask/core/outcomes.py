@@ -52,6 +52,9 @@ class Outcome(enum.StrEnum):
     WINNER = "winner"
     UNAVAILABLE = "unavailable"
     NOT_FOUND = "not_found"
+    NOT_TARGETED = "not_targeted"
+    """The experiment's condition or segments exclude the user's attributes:
+    first variation, nothing stored (a user enrolled earlier answers ``sticky``)."""
 
     @property
     def stored(self) -> bool:
@@ -65,9 +68,20 @@ class Outcome(enum.StrEnum):
 
 
 FINAL_OUTCOMES = frozenset(
-    {Outcome.ENROLLED, Outcome.STICKY, Outcome.EXCLUDED, Outcome.FULL, Outcome.WINNER}
+    {
+        Outcome.ENROLLED,
+        Outcome.STICKY,
+        Outcome.EXCLUDED,
+        Outcome.FULL,
+        Outcome.WINNER,
+        Outcome.NOT_TARGETED,
+    }
 )
 """Answers that no retry can change: stored, or decided for good by Redis' state.
+
+``not_targeted`` is final (a retry with the same attributes answers the same)
+but, like ``excluded``, not stored: an SDK must not cache it as the user's
+assignment, since their attributes may change.
 
 The others are not final and an SDK retries them with backoff: ``unavailable``
 (nothing was stored), ``not_found`` and ``not_running`` (the worker may not
@@ -92,11 +106,20 @@ class Reason(enum.StrEnum):
     STORED = "stored"
     """The variation the service stored for this user."""
     EXCLUDED = "excluded"
+    NOT_TARGETED = "not_targeted"
+    """The experiment's condition or segments exclude the user's attributes."""
     NOT_RUNNING = "not_running"
     WINNER = "winner"
     FLAG_ON = "flag_on"
+    """The flag's base rollout served its ``value``."""
     FLAG_OFF = "flag_off"
+    """The flag is disabled: its ``default``."""
     NOT_IN_ROLLOUT = "not_in_rollout"
+    """No rule served and the user is outside the base rollout: ``default``."""
+    RULE = "rule"
+    """A flag rule (force or rollout) served its value."""
+    PREREQUISITE = "prerequisite"
+    """A flag the flag ``requires`` is not on for the user: ``default``."""
     UNKNOWN = "unknown"
     """No experiment or flag of that key in the snapshot."""
     NO_CONFIG = "no_config"

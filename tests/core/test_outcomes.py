@@ -11,6 +11,7 @@ from abflask.core.outcomes import (
     FINAL_OUTCOMES,
     Enrollment,
     Outcome,
+    Reason,
     TrackResult,
 )
 from tests.helpers import ROOT
@@ -51,7 +52,22 @@ def test_final_outcomes_are_the_settled_ones() -> None:
         "excluded",
         "full",
         "winner",
+        "not_targeted",
     }
+
+
+def test_not_targeted_is_final_but_not_stored() -> None:
+    assert Outcome.NOT_TARGETED.final and not Outcome.NOT_TARGETED.stored
+    assert Outcome.NOT_TARGETED == "not_targeted" == Reason.NOT_TARGETED
+
+
+def test_flag_reasons_keep_their_values_and_add_rules_and_prerequisites() -> None:
+    assert [Reason.FLAG_ON, Reason.FLAG_OFF, Reason.NOT_IN_ROLLOUT] == [
+        "flag_on",
+        "flag_off",
+        "not_in_rollout",
+    ]
+    assert (Reason.RULE, Reason.PREREQUISITE) == ("rule", "prerequisite")
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
