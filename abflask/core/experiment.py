@@ -29,6 +29,13 @@ from abflask.core.metric import (
     parse_analysis,
     parse_metrics,
 )
+from abflask.core.segment import Segment
+from abflask.core.targeting import (
+    Audience,
+    matches,
+    parse_audience,
+    user_attributes,
+)
 from abflask.errors import ConflictError
 
 STATUSES = ("draft", "running", "stopped", "completed")
@@ -48,8 +55,20 @@ EXPERIMENT_FIELDS = {
     "metrics",
     "namespace",
     "analysis",
+    "condition",
+    "segments",
 }
-PATCHABLE = {"name", "weights", "coverage", "max_participants", "metrics", "analysis"}
+TARGETING = ("condition", "segments")
+"""Fields that change who enters next; they may change until completed."""
+PATCHABLE = {
+    "name",
+    "weights",
+    "coverage",
+    "max_participants",
+    "metrics",
+    "analysis",
+    *TARGETING,
+}
 """Fields that may change once an experiment has started."""
 STARTED = ("running", "stopped")
 """Statuses in which a change of weights starts a new phase."""
@@ -125,6 +144,10 @@ class Experiment:
     stopped_at: float | None = None
     completed_at: float | None = None
     version: int = 0
+    condition: dict[str, Any] | None = field(default=None, hash=False)
+    """Who may enter (GrowthBook syntax); None: everyone."""
+    segments: tuple[str, ...] = ()
+    """Condition segments a user must all match to enter."""
     split: bucketing.Split = field(init=False, compare=False, repr=False)
     """How users are split (derived once per definition, not per request)."""
 
@@ -171,6 +194,32 @@ class Experiment:
             )
             object.__setattr__(self, "_previous", found)
         return found
+
+    @property
+    def audience(self) -> Audience:
+        """Who the experiment targets: ``condition`` and ``segments``."""
+        return Audience(self.condition, self.segments)
+
+    def targets(
+        self,
+        user_id: str,
+        attributes: Mapping[str, Any],
+        segments: Mapping[str, Segment],
+    ) -> bool:
+        """Whether ``user_id`` with ``attributes`` may enter (a missing segment:
+        no). Conditions see the attribute ``id`` as ``user_id``.
+
+        Only for users not enrolled yet: an enrolled user keeps their
+        variation whatever their attributes now.
+        """
+        if self.condition is None and not self.segments:
+            return True
+        seen = user_attributes(user_id, attributes)
+        return matches(self.audience, seen, segments)
+
+    def segment_refs(self) -> frozenset[str]:
+        """The segments it names (``segments`` and ``$inGroup``)."""
+        return self.audience.segment_refs()
 
     @property
     def metric_keys(self) -> tuple[str, ...]:
@@ -224,6 +273,7 @@ class Experiment:
             "stopped_at": self.stopped_at,
             "completed_at": self.completed_at,
             "version": self.version,
+            **self.audience.fields(),
         }
 
     @classmethod
@@ -267,6 +317,8 @@ class Experiment:
             stopped_at=data.get("stopped_at"),
             completed_at=data.get("completed_at"),
             version=version,
+            condition=data.get("condition"),
+            segments=tuple(data.get("segments") or ()),
         )
 
     # -- lifecycle ---------------------------------------------------------
@@ -366,6 +418,12 @@ class Experiment:
                     f"{locked[0]} cannot change once the experiment has started"
                 )
         current = {k: v for k, v in self.to_dict().items() if k in EXPERIMENT_FIELDS}
+        if self.status == "completed":
+            for name in TARGETING:
+                if name in body and (body[name] or None) != current.get(name):
+                    raise ConflictError(
+                        f"{name} cannot change once the experiment is completed"
+                    )
         merged = {**current, **body, "key": self.key}
         if "variations" in body and "weights" not in body:
             merged["weights"] = None
@@ -446,6 +504,7 @@ def parse_experiment(payload: Any, now: float) -> Experiment:
         raise fail("hash_version", "must be 1 or 2")
     seed = body.get("seed")
     coverage = body.get("coverage")
+    audience = parse_audience(body)
     return Experiment(
         key=key,
         variations=variations,
@@ -459,4 +518,6 @@ def parse_experiment(payload: Any, now: float) -> Experiment:
         namespace=_namespace(body.get("namespace")),
         analysis=parse_analysis(body.get("analysis")),
         created_at=now,
+        condition=audience.condition,
+        segments=audience.segments,
     )

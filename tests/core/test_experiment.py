@@ -15,6 +15,7 @@ import pytest
 from abflask.core import bucketing as core
 from abflask.core.experiment import Experiment, Phase, parse_experiment
 from abflask.core.metric import AnalysisSettings, Metric
+from abflask.core.segment import Segment
 from abflask.errors import ConflictError, ValidationError
 
 NOW = 1_700_000_000.0
@@ -865,3 +866,77 @@ def test_phase_at_leaves_out_the_second_a_phase_started_in() -> None:
 
 def test_phase_at_without_phases_is_zero() -> None:
     assert draft().phase_at(NOW) == 0
+
+
+# --- targeting: condition and segments ------------------------------------------
+
+SEGMENTS = {
+    "eu": Segment(key="eu", condition={"country": {"$in": ["DE", "FR"]}}),
+    "beta": Segment(key="beta", values=("user-1", "user-2")),
+}
+
+
+def test_an_experiment_without_targeting_prints_and_loads_as_before() -> None:
+    exp = draft()
+    data = exp.to_dict()
+    assert "condition" not in data and "segments" not in data
+    assert (exp.condition, exp.segments, exp.audience.everyone) == (None, (), True)
+    assert Experiment.from_dict(json.loads(json.dumps(data))) == exp
+    assert exp.targets("anyone", {}, {})
+
+
+def test_condition_and_segments_are_parsed_and_round_trip() -> None:
+    exp = draft(condition={"id": {"$inGroup": "beta"}}, segments=["eu"])
+    assert exp.condition == {"id": {"$inGroup": "beta"}}
+    assert exp.segments == ("eu",)
+    assert exp.segment_refs() == {"eu", "beta"}
+    data = json.loads(json.dumps(exp.to_dict()))
+    assert data["condition"] == exp.condition and data["segments"] == ["eu"]
+    assert Experiment.from_dict(data) == exp
+
+
+def test_targets_needs_the_condition_and_every_segment() -> None:
+    exp = draft(condition={"id": {"$inGroup": "beta"}}, segments=["eu"])
+    assert exp.targets("user-1", {"country": "DE"}, SEGMENTS)
+    assert not exp.targets("user-1", {"country": "US"}, SEGMENTS)
+    assert not exp.targets("user-3", {"country": "DE"}, SEGMENTS)
+    # The user id is the attribute id, whatever the attributes say.
+    assert not exp.targets("user-3", {"country": "DE", "id": "user-1"}, SEGMENTS)
+    assert not exp.targets("user-1", {"country": "DE"}, {})  # fail closed
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"condition": {"plan": {"$in": "pro"}}}, "condition.plan.$in"),
+        ({"condition": ["plan"]}, "condition"),
+        ({"segments": ["eu", "no way"]}, "segments[1]"),
+        ({"segments": "eu"}, "segments"),
+    ],
+    ids=["bad-operator", "condition-list", "bad-segment-name", "segments-string"],
+)
+def test_bad_targeting_names_the_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        draft(**changes)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("status", ["draft", "running", "stopped"])
+def test_targeting_may_change_until_completed(status: str) -> None:
+    exp = {"draft": draft, "running": running}.get(status, running)()
+    if status == "stopped":
+        exp = exp.stop(NOW + 20)
+    patched = exp.patch({"condition": {"plan": "pro"}, "segments": ["eu"]}, LATER)
+    assert (patched.condition, patched.segments) == ({"plan": "pro"}, ("eu",))
+    assert patched.phases == exp.phases  # who enters changes, not the split
+    cleared = patched.patch({"condition": None, "segments": []}, LATER)
+    assert (cleared.condition, cleared.segments) == (None, ())
+
+
+def test_targeting_is_frozen_once_completed() -> None:
+    done = running(condition={"plan": "pro"}).complete("green", NOW + 30)
+    with pytest.raises(ConflictError, match="condition"):
+        done.patch({"condition": {"plan": "free"}}, LATER)
+    with pytest.raises(ConflictError, match="segments"):
+        done.patch({"segments": ["eu"]}, LATER)
+    assert done.patch({"condition": {"plan": "pro"}, "name": "n"}, LATER).name == "n"
