@@ -18,18 +18,17 @@ from typing import Any
 
 import pytest
 
-from abflask.core import conditions
+from abflask.core import regexes
 from abflask.core.conditions import (
     MAX_ATTRIBUTE_BYTES,
     MAX_CONDITION_BYTES,
     MAX_CONDITION_DEPTH,
     MAX_IN_LIST,
-    MAX_REGEX_INPUT,
-    MAX_REGEX_LENGTH,
     check_attributes,
     eval_condition,
     validate_condition,
 )
+from abflask.core.regexes import MAX_REGEX_INPUT, MAX_REGEX_LENGTH
 from abflask.core.versions import compare_versions, js_number, padded_version
 from abflask.errors import ValidationError
 
@@ -564,11 +563,11 @@ def test_slowest_kind_of_allowed_regex_reads_only_the_first_characters(
 
 @pytest.fixture
 def fresh_regex_caches() -> Iterator[None]:
-    conditions._regex_problem.cache_clear()
-    conditions._compiled.cache_clear()
+    regexes._regex_problem.cache_clear()
+    regexes._compiled.cache_clear()
     yield
-    conditions._regex_problem.cache_clear()
-    conditions._compiled.cache_clear()
+    regexes._regex_problem.cache_clear()
+    regexes._compiled.cache_clear()
 
 
 class _BrokenParser:
@@ -582,7 +581,7 @@ class _BrokenParser:
 def test_without_the_parser_a_textual_rule_applies(
     monkeypatch: pytest.MonkeyPatch, parser: Any
 ) -> None:
-    monkeypatch.setattr(conditions, "_sre_parser", parser)
+    monkeypatch.setattr(regexes, "_sre_parser", parser)
     for pattern in [r"(Mobile|Tablet)", r"^ping", r"\d+$", r"^a.*"]:
         validate_condition({"x": {"$regex": pattern}})
     for pattern in [r"(a+)+$", r"a*b*", r"(ab)*", r"(?=a)b", r"(a)\1", r"\d+\.\d+"]:
