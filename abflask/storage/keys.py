@@ -12,8 +12,10 @@ measured with the bundled Redis, see the README):
 |---|---|---|---|
 | `ab:exps` | set | keys of all experiments | per experiment ~70 |
 | `ab:flags` | set | keys of all feature flags | per flag ~70 |
+| `ab:segs` | set | keys of all segments | per segment ~70 |
 | `ab:ns` | hash | experiment key → `<namespace id> <start> <end>` of every experiment in a namespace; checked and written with the definition, so ranges never overlap | per such experiment ~60 |
 | `ab:f:{K}` | hash | flag `K`: `json` definition, `ver` version | ~300 |
+| `ab:seg:{S}` | hash | segment `S`: `json` definition (its values or condition), `ver` version | ~500; a list segment ~300 + the characters of its values + 5 per value |
 | `ab:x:{E}:cfg` | hash | `json` definition (with its metrics, analysis settings and phases), `ver` version (bumped by every change) | ~1 KiB |
 | `ab:x:{E}:a:<b>` | hash, listpack | user field (6 bytes of the fingerprint) → 32 × (exposure second − the first phase's start second) + variation index; `b` = 0..16383 from the fingerprint's first 14 bits | ~15 per participant |
 | `ab:x:{E}:c` | hash | live counters, per phase `ph` (`x`: the second a later phase began), variation `v` and event id `e`: `n` participants, `p:ph:v` participants, `u:ph:v:e` users with an attributed event, `k:ph:v:e` attributed events, `s:ph:v:e` and `q:ph:v:e` sum and sum of squares of per-user totals (fixed cap applied), `m:ph:v:e` users with a negative total; `g:e` counting rule, `xu` unattributed events, `tm`/`ts` snapshot schedule (grammar in `abflask/storage/counters.py`) | ~100 per phase, variation and metric |
@@ -28,7 +30,7 @@ measured with the bundled Redis, see the README):
 
 The event-log record layout is in ``abflask/core/records.py``. One name is a
 pub/sub channel, not a key (nothing is stored): `ab:chg` carries a message
-after every change to an experiment or flag definition; each worker process
+after every change to an experiment, flag or segment definition; each worker process
 listens and reloads its cached definitions (``abflask/storage/changes.py``).
 """
 
@@ -63,7 +65,8 @@ class Keys:
         return ":".join((self.prefix, *parts))
 
     def registry(self, kind: str) -> str:
-        """The set listing every experiment (``exps``) or flag (``flags``)."""
+        """The set listing every experiment (``exps``), flag (``flags``) or
+        segment (``segs``)."""
         return self._key(kind)
 
     def experiment(self, experiment: str, part: str) -> str:
@@ -77,6 +80,10 @@ class Keys:
     def flag(self, flag: str) -> str:
         """A flag's definition hash."""
         return self._key("f", "{" + flag + "}")
+
+    def segment(self, segment: str) -> str:
+        """A segment's definition hash."""
+        return self._key("seg", "{" + segment + "}")
 
     def changes(self) -> str:
         """The pub/sub channel announcing every definition change."""

@@ -2,7 +2,8 @@
 
 Key names come from ``keys`` and scripts from ``lua/``; nothing else in
 abflask talks to Redis. Each hot path is one script call (one round trip),
-and every Redis failure becomes ``StorageUnavailable``.
+and every Redis failure becomes ``StorageUnavailable``. Definitions
+(experiments, flags, segments) are ``definitions.DefinitionStore``'s.
 """
 
 from __future__ import annotations
@@ -10,17 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from abflask.core import records
 from abflask.core.experiment import Experiment
-from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
 from abflask.core.records import fingerprint
-from abflask.errors import ConflictError, NotFoundError
-from abflask.storage.changes import ChangeListener, Handler
-from abflask.storage.connection import ScriptedRedis
 from abflask.storage.counters import (
     LiveCounts,
     Snapshot,
@@ -34,6 +31,7 @@ from abflask.storage.counters import (
     phase_starts,
     phase_token,
 )
+from abflask.storage.definitions import DefinitionStore
 from abflask.storage.keys import bucket
 from abflask.storage.packing import PackedEvent
 
@@ -44,159 +42,15 @@ MAX_EVENT_KEYS = 65535
 MAX_UNDECLARED_KEYS = 1000
 """Distinct event keys outside an experiment's metrics that it records: the
 rest of its event ids are kept for its metrics, whatever clients send."""
-KINDS = {"exps": "experiment", "flags": "flag"}
-"""Registry set → what its members are called in error messages."""
 
 
-def _overlap(claim: str, other: str, other_claim: str) -> str:
-    """The message for a namespace claim that overlaps ``other``'s."""
-    ns_id, start, end = claim.split(" ")
-    _, o_start, o_end = other_claim.split(" ")
-    return (
-        f"namespace {ns_id!r} range [{start}, {end}) overlaps "
-        f"experiment {other!r} [{o_start}, {o_end})"
-    )
-
-
-class Store(ScriptedRedis):
+class Store(DefinitionStore):
     """All reads and writes of abflask's data in one Redis.
 
     Methods that talk to Redis say so in their docstring and raise
     ``StorageUnavailable`` for any Redis failure. Nothing connects until the
     first command, so a Store may be built before gunicorn forks.
     """
-
-    # -- definitions ---------------------------------------------------------
-
-    # -- definitions: experiments and flags, each a versioned JSON document --
-
-    def _config_key(self, experiment: str) -> str:
-        return self.keys.experiment(experiment, "cfg")
-
-    def _save(
-        self,
-        registry: str,
-        key: str,
-        version: int,
-        data: dict[str, Any],
-        namespace: tuple[str, float, float] | None = None,
-    ) -> int:
-        """Create (``version`` 0) or replace a definition and list it (save.lua).
-
-        One atomic script: the definition, its registry membership and, for
-        experiments, its namespace claim (checked against every other claim).
-        """
-        what = f"{KINDS[registry]} {data['key']!r}"
-        keys = [key, self.keys.registry(registry)]
-        args: list[Any] = [version, json.dumps(data), data["key"]]
-        if registry == "exps":
-            keys.append(self.keys.namespaces())
-            args.append(" ".join(map(repr, namespace)) if namespace else "")
-        code, *other = self._script("save", keys, args)
-        if code == -1:
-            raise ConflictError(f"{what} already exists")
-        if code == -3:
-            raise NotFoundError(f"{what} does not exist")
-        if code == -4:
-            raise ConflictError(_overlap(args[3], other[0].decode(), other[1].decode()))
-        if code < 0:
-            raise ConflictError(f"{what} changed meanwhile; retry")
-        return int(code)
-
-    def _delete(self, registry: str, key: str, name: str) -> bool:
-        """Remove a definition and its listing together (delete.lua)."""
-        keys = [key, self.keys.registry(registry)]
-        if registry == "exps":
-            keys.append(self.keys.namespaces())
-        return bool(self._script("delete", keys, [name]))
-
-    def _load(
-        self, registry: str, key_of: Callable[[str], str]
-    ) -> list[tuple[dict[str, Any], int]]:
-        """Every listed definition with its version (two round trips)."""
-        names = sorted(
-            k.decode()
-            for k in self._call(self._r.smembers, self.keys.registry(registry))
-        )
-        pipe = self._r.pipeline(transaction=False)
-        for name in names:
-            pipe.hmget(key_of(name), ["json", "ver"])
-        rows = self._call(pipe.execute)
-        return [(json.loads(raw), int(ver)) for raw, ver in rows if raw is not None]
-
-    def create_experiment(self, exp: Experiment) -> Experiment:
-        """Store and list a new experiment (one script).
-
-        ConflictError if it exists or its namespace range overlaps another's.
-        """
-        version = self._save(
-            "exps", self._config_key(exp.key), 0, exp.to_dict(), exp.namespace
-        )
-        return Experiment.from_dict(exp.to_dict(), version)
-
-    def save_experiment(self, exp: Experiment) -> Experiment:
-        """Replace an experiment if nobody changed it since it was read (one script).
-
-        ConflictError if it changed meanwhile or its namespace range overlaps
-        another's; NotFoundError if it was deleted.
-        """
-        version = self._save(
-            "exps",
-            self._config_key(exp.key),
-            exp.version,
-            exp.to_dict(),
-            exp.namespace,
-        )
-        return Experiment.from_dict(exp.to_dict(), version)
-
-    def get_experiment(self, key: str) -> Experiment | None:
-        """Read one experiment definition (one round trip)."""
-        raw, ver = self._call(
-            self._r.hmget, self.keys.experiment(key, "cfg"), ["json", "ver"]
-        )
-        return None if raw is None else Experiment.from_dict(json.loads(raw), int(ver))
-
-    def load_experiments(self) -> dict[str, Experiment]:
-        """Every experiment definition (two round trips)."""
-        rows = self._load("exps", self._config_key)
-        return {d["key"]: Experiment.from_dict(d, ver) for d, ver in rows}
-
-    def delete_experiment(self, key: str) -> bool:
-        """Remove an experiment and all its data; False if it did not exist.
-
-        The definition, listing and namespace claim go first, in one script;
-        the data keys follow (unreachable by then; a retry removes leftovers).
-        """
-        existed = self._delete("exps", self._config_key(key), key)
-        names = list(self.keys.experiment_keys(key))
-        pipe = self._r.pipeline(transaction=False)
-        for i in range(0, len(names), 1000):
-            pipe.unlink(*names[i : i + 1000])
-        self._call(pipe.execute)
-        return existed
-
-    def create_flag(self, flag: Flag) -> Flag:
-        """Store and list a new flag (one script); ConflictError if it exists."""
-        version = self._save("flags", self.keys.flag(flag.key), 0, flag.to_dict())
-        return Flag.from_dict(flag.to_dict(), version)
-
-    def save_flag(self, flag: Flag) -> Flag:
-        """Replace a flag if nobody changed it since it was read."""
-        version = self._save(
-            "flags", self.keys.flag(flag.key), flag.version, flag.to_dict()
-        )
-        return Flag.from_dict(flag.to_dict(), version)
-
-    def load_flags(self) -> dict[str, Flag]:
-        """Every flag definition (two round trips)."""
-        return {
-            d["key"]: Flag.from_dict(d, ver)
-            for d, ver in self._load("flags", self.keys.flag)
-        }
-
-    def delete_flag(self, key: str) -> bool:
-        """Remove a flag and its listing (one script); False if it did not exist."""
-        return self._delete("flags", self.keys.flag(key), key)
 
     # -- the hot paths -------------------------------------------------------
 
@@ -262,22 +116,6 @@ class Store(ScriptedRedis):
         calls = [self._enroll_call(exp, user, cand, now) for exp, user, cand in items]
         replies = self._call(self._pipeline_scripts, "enroll", calls)
         return [(Enrollment(int(s)), int(v)) for s, v in replies]
-
-    # -- definition changes: published here, received by ``changes`` ----------
-
-    def publish_change(self, what: str) -> None:
-        """Tell every worker that a definition changed (one round trip)."""
-        self._call(self._r.publish, self.keys.changes(), what)
-
-    def listen_changes(self, owner: Callable[[], Handler | None]) -> ChangeListener:
-        """A started thread calling ``owner()``'s handler with each change
-        (None after each (re)subscription: reload everything)."""
-        return ChangeListener(self._r, self.keys.changes(), owner).start()
-
-    def get_flag(self, key: str) -> Flag | None:
-        """Read one flag definition (one round trip)."""
-        raw, ver = self._call(self._r.hmget, self.keys.flag(key), ["json", "ver"])
-        return None if raw is None else Flag.from_dict(json.loads(raw), int(ver))
 
     def _track_call(
         self, exp: Experiment, events: Sequence[PackedEvent], now: float

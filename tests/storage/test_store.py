@@ -18,6 +18,7 @@ from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
 from abflask.core.outcomes import Enrollment
 from abflask.core.records import Record, decode_record, fingerprint
+from abflask.core.segment import Segment
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.storage import connection
 from abflask.storage import keys as storage_keys
@@ -494,3 +495,25 @@ def test_breaker_fails_fast_after_redis_stops_answering() -> None:
     finally:
         client.close()
         listener.close()
+
+
+def test_segments_round_trip(store: Store, redis: redis_py.Redis) -> None:
+    created = store.create_segment(Segment(key="beta", values=("u-1", 2)))
+    assert created.version == 1
+    assert redis.smembers("t:segs") == {b"beta"}
+    assert redis.hget("t:seg:{beta}", "ver") == b"1"
+    assert store.get_segment("beta") == created
+    assert store.load_segments() == {"beta": created}
+    changed = replace(created, values=("u-3",))
+    saved = store.save_segment(changed)
+    assert saved.version == 2 and saved.values == ("u-3",)
+    with pytest.raises(ConflictError):
+        store.save_segment(changed)  # read at version 1: someone wrote since
+    with pytest.raises(ConflictError):
+        store.create_segment(Segment(key="beta", condition={"plan": "pro"}))
+    assert store.delete_segment("beta") is True
+    assert redis.keys("*") == []
+    assert store.get_segment("beta") is None
+    assert store.delete_segment("beta") is False
+    with pytest.raises(NotFoundError):
+        store.save_segment(saved)

@@ -1,4 +1,4 @@
--- delete.lua: remove an experiment or flag definition and its listing together.
+-- delete.lua: remove an experiment, flag or segment and its listing together.
 -- KEYS[1]  definition hash
 -- KEYS[2]  registry set of its kind
 -- KEYS[3]  experiments only: namespace index hash (field: the experiment key)

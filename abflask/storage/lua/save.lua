@@ -1,6 +1,6 @@
--- save.lua: create or replace an experiment or flag definition, with its listing.
+-- save.lua: create or replace an experiment, flag or segment, with its listing.
 -- KEYS[1]  definition hash (fields `json`, `ver`)
--- KEYS[2]  registry set of its kind (every experiment, or every flag)
+-- KEYS[2]  registry set of its kind (every experiment, flag or segment)
 -- KEYS[3]  experiments only: namespace index hash (experiment key ->
 --          "<namespace id> <start> <end>" of every experiment in a namespace)
 -- ARGV[1]  expected version: 0 to create (the key must not exist), else the
