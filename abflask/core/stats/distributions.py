@@ -38,6 +38,7 @@ near p = 1/2 (1e-9, relative) and for quantiles beyond about 1e153.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 __all__ = ["chi2_sf", "normal_cdf", "normal_quantile", "t_cdf", "t_quantile"]
@@ -92,13 +93,22 @@ def normal_cdf(x: float) -> float:
 
 
 def normal_quantile(p: float) -> float:
-    """The x with P(Z <= x) = p; -inf at 0, inf at 1, NaN outside [0, 1]."""
+    """The x with P(Z <= x) = p; -inf at 0, inf at 1, NaN outside [0, 1].
+
+    Memoised: the statistics ask for the same few levels (1 - alpha/2, the
+    power) for every comparison.
+    """
     if p == 0.0:
         return -math.inf
     if p == 1.0:
         return math.inf
     if not 0.0 < p < 1.0:
         return math.nan
+    return _normal_inv(p)
+
+
+@lru_cache(maxsize=256)
+def _normal_inv(p: float) -> float:
     return _STANDARD.inv_cdf(p)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 from abflask.core.stats.distributions import chi2_sf
 
@@ -43,11 +44,27 @@ Optimizely's ssrm-test, the reference implementation of Lindon & Malek."""
 # The asymptotic confidence sequence of Waudby-Smith et al. 2023 (eq. 9, rho
 # from eq. 161, p-value as 1/e-value from eq. 155 of arXiv:2103.06476v7), as
 # GrowthBook's SequentialTwoSidedTTest uses it; n counts both arms.
+#
+# Both pure functions below are memoised: a result calls the multiplier a few
+# hundred times with a handful of levels and the same n again and again (each
+# comparison's n, and the sample-size search's doubling steps, which every
+# metric repeats). A cached value is the very float computed the first time.
+
+MULTIPLIER_CACHE = 4096
+"""Most (n, alpha, tuning) multipliers kept (per process; a few requests' worth)."""
 
 
+@lru_cache(maxsize=64)
 def _rho_squared(alpha: float, tuning: float) -> float:
     log_alpha = math.log(alpha)
     return (-2.0 * log_alpha + math.log(-2.0 * log_alpha + 1.0)) / tuning
+
+
+@lru_cache(maxsize=MULTIPLIER_CACHE)
+def _multiplier(n: int, alpha: float, tuning: float) -> float:
+    rho2 = _rho_squared(alpha, tuning)
+    u = n * rho2 + 1.0
+    return math.sqrt(2.0 * u * math.log(math.sqrt(u) / alpha) / (n * rho2))
 
 
 def sequential_multiplier(
@@ -59,12 +76,11 @@ def sequential_multiplier(
     sqrt(2 (n rho^2 + 1) ln(sqrt(n rho^2 + 1) / alpha) / (n rho^2)), with
     rho^2 = (-2 ln alpha + ln(1 - 2 ln alpha)) / tuning. Always above the
     normal quantile; smallest relative to it near n = tuning. NaN if n < 1.
+    Memoised (``MULTIPLIER_CACHE`` values).
     """
     if n < 1:
         return math.nan
-    rho2 = _rho_squared(alpha, tuning)
-    u = n * rho2 + 1.0
-    return math.sqrt(2.0 * u * math.log(math.sqrt(u) / alpha) / (n * rho2))
+    return _multiplier(n, alpha, tuning)
 
 
 def sequential_halfwidth(

@@ -10,6 +10,7 @@ the tests check the inversion and values from a 50-digit integral instead.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import pytest
 from scipy import special  # type: ignore[import-untyped]
@@ -210,6 +211,13 @@ def test_normal_quantile_matches_scipy() -> None:
         assert normal_quantile(p) == pytest.approx(
             float(special.ndtri(p)), rel=REL, abs=1e-300
         ), p
+
+
+def test_the_memoised_normal_quantile_is_the_standard_normals_own() -> None:
+    levels = (1e-300, 0.025, 0.2, 0.5, 0.8, 0.95, 0.975, 0.995)
+    first = [normal_quantile(p) for p in levels]
+    again = [normal_quantile(p) for p in levels]
+    assert first == again == [NormalDist().inv_cdf(p) for p in levels]
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,32 @@ def test_sequential_multiplier_is_halfwidth_per_standard_error(
     )
 
 
+def test_the_memoised_multiplier_is_the_formulas_own_float() -> None:
+    """Cached or not, the multiplier is bit for bit the float its formula
+    gives (the live results and the job must agree exactly)."""
+    cases = [
+        (n, alpha, tuning)
+        for n in (1, 2, 3, 5_000, 10_001, 10**9)
+        for alpha, tuning in ((0.05, 10_000.0), (0.1, 500.0), (0.01, 1e6))
+    ]
+    sequential._multiplier.cache_clear()
+    first = [sequential.sequential_multiplier(*case) for case in cases]
+    again = [sequential.sequential_multiplier(*case) for case in cases]
+    assert sequential._multiplier.cache_info().hits == len(cases)
+    for (n, alpha, tuning), cached, repeated in zip(cases, first, again, strict=True):
+        log_alpha = math.log(alpha)
+        rho2 = (-2.0 * log_alpha + math.log(-2.0 * log_alpha + 1.0)) / tuning
+        u = n * rho2 + 1.0
+        formula = math.sqrt(2.0 * u * math.log(math.sqrt(u) / alpha) / (n * rho2))
+        assert cached == repeated == formula
+
+
+def test_the_multiplier_below_one_user_is_nan_and_not_cached() -> None:
+    sequential._multiplier.cache_clear()
+    assert math.isnan(sequential.sequential_multiplier(0))
+    assert sequential._multiplier.cache_info().currsize == 0
+
+
 @pytest.mark.parametrize(("var", "n", "alpha", "tuning"), SEQ_GRID, ids=SEQ_IDS)
 @pytest.mark.parametrize("z", [2.0, 4.0, 8.0], ids=lambda z: f"z={z}")
 def test_sequential_p_value_matches_formula(
