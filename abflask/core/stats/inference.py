@@ -148,12 +148,16 @@ def _clean(x: float) -> float | None:
 
 def welch_df(control: Summary, treatment: Summary) -> float:
     """Welch–Satterthwaite degrees of freedom; NaN if an arm has n < 2 or se 0."""
-    if control.n < 2 or treatment.n < 2:
+    return _welch_df(control.n, control.var, treatment.n, treatment.var)
+
+
+def _welch_df(n_c: int, v_c: float, n_t: int, v_t: float) -> float:
+    if n_c < 2 or n_t < 2:
         return _NAN
-    a, b = treatment.var / treatment.n, control.var / control.n
+    a, b = v_t / n_t, v_c / n_c
     if a + b <= 0.0:
         return _NAN
-    return float((a + b) ** 2 / (a * a / (treatment.n - 1) + b * b / (control.n - 1)))
+    return float((a + b) ** 2 / (a * a / (n_t - 1) + b * b / (n_c - 1)))
 
 
 def compare(
@@ -164,6 +168,7 @@ def compare(
     alpha: float = ALPHA,
     tuning: float = TUNING,
     nonnegative: bool = True,
+    tests: bool = True,
 ) -> Comparison:
     """Treatment minus control: fixed and always-valid tests and intervals.
 
@@ -196,6 +201,13 @@ def compare(
         that wipes out conversions is detected. Both arms at 0: p = 1.
       * "ok": the tests as described.
     The relative lift is NaN when the control mean is 0.
+
+    ``tests=False`` leaves out the tests (the t or z quantile and tail, the
+    e-value), for callers that read only the lifts and the always-valid
+    intervals (the time series, the guardrails' one-sided bounds):
+    ``p_value``, ``p_value_sequential``, ``abs_ci`` and ``rel_ci`` are then
+    NaN in states "ok" and "adjusted"; every other number is the same as
+    with ``tests=True``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be 'conversion' or 'value', not {kind!r}")
@@ -217,22 +229,27 @@ def compare(
     se2_c, se2_t = v_c / control.n, v_t / treatment.n
     var_abs = se2_c + se2_t
     n = control.n + treatment.n
-    if kind == "conversion":
-        q = normal_quantile(1.0 - alpha / 2)
-        p_value = 2.0 * normal_cdf(-abs(diff) / math.sqrt(var_abs))
-    else:
-        df = welch_df(Summary(control.n, m_c, v_c), Summary(treatment.n, m_t, v_t))
-        q = t_quantile(df, 1.0 - alpha / 2)
-        p_value = 2.0 * t_cdf(df, -abs(diff) / math.sqrt(var_abs))
     k = sequential_multiplier(n, alpha, tuning)
     clip = nonnegative and min(m_c, m_t) >= 0.0
+    p_value, p_sequential, abs_ci, rel_ci = _NAN, _NAN, _NAN_PAIR, _NAN_PAIR
+    if tests:
+        if kind == "conversion":
+            q = normal_quantile(1.0 - alpha / 2)
+            p_value = 2.0 * normal_cdf(-abs(diff) / math.sqrt(var_abs))
+        else:
+            df = _welch_df(control.n, v_c, treatment.n, v_t)
+            q = t_quantile(df, 1.0 - alpha / 2)
+            p_value = 2.0 * t_cdf(df, -abs(diff) / math.sqrt(var_abs))
+        abs_ci = _interval(diff, q * math.sqrt(var_abs))
+        rel_ci = _fieller(m_c, m_t, se2_c, se2_t, q, clip)
+        p_sequential = sequential_p_value(diff, var_abs, n, alpha, tuning)
     return Comparison(
         abs_lift=diff,
-        abs_ci=_interval(diff, q * math.sqrt(var_abs)),
+        abs_ci=abs_ci,
         rel_lift=rel,
-        rel_ci=_fieller(m_c, m_t, se2_c, se2_t, q, clip),
+        rel_ci=rel_ci,
         p_value=p_value,
-        p_value_sequential=sequential_p_value(diff, var_abs, n, alpha, tuning),
+        p_value_sequential=p_sequential,
         abs_ci_sequential=_interval(
             diff, sequential_halfwidth(var_abs, n, alpha, tuning)
         ),

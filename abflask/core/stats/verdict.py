@@ -153,9 +153,15 @@ def _one_sided(settings: AnalysisSettings) -> float:
 
 
 def _compare(
-    data: MetricData, settings: AnalysisSettings, alpha: float, kind: str
+    data: MetricData,
+    settings: AnalysisSettings,
+    alpha: float,
+    kind: str,
+    *,
+    tests: bool = True,
 ) -> list[inference.Comparison]:
-    """Every treatment against control on ``kind`` (conversion or value)."""
+    """Every treatment against control on ``kind`` (conversion or value);
+    without the tests unless ``tests`` (see ``inference.compare``)."""
     arms = data.conversion if kind == "conversion" else data.value
     return [
         inference.compare(
@@ -165,6 +171,7 @@ def _compare(
             alpha=alpha,
             tuning=float(settings.planned_users),
             nonnegative=kind == "conversion" or data.nonnegative,
+            tests=tests,
         )
         for t in arms[1:]
     ]
@@ -181,7 +188,8 @@ def _guardrail(
 ) -> tuple[list[str], list[float | None]]:
     """Outcomes and harm bounds of a guardrail, one-sided at level alpha."""
     data, metric, sign = ev.data, ev.metric, _sign(ev.metric)
-    cmps = _compare(data, settings, _one_sided(settings), metric.type)
+    # Only the always-valid interval is read: no p-values.
+    cmps = _compare(data, settings, _one_sided(settings), metric.type, tests=False)
     control_mean = abs(data.summaries()[0].mean)
     tolerated = (metric.margin or 0.0) * control_mean
     outcomes: list[str] = []

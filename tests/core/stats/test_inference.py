@@ -301,6 +301,45 @@ def test_compare_is_what_the_wrappers_return(data: Data, kind: str) -> None:
     assert test(*arms).state == "ok"
 
 
+WITHOUT_TESTS = {"p_value", "p_value_sequential", "abs_ci", "rel_ci"}
+"""What ``compare(..., tests=False)`` leaves out (NaN) in states ok/adjusted."""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_compare_without_tests_keeps_every_lift_and_band(
+    data: Data, kind: str, alpha: float
+) -> None:
+    arms = conversion(data) if kind == "conversion" else values(data)
+    full = stats.compare(*arms, kind, alpha=alpha, tuning=2_000.0).to_dict()
+    lean = stats.compare(*arms, kind, alpha=alpha, tuning=2_000.0, tests=False)
+    assert lean.state in ("ok", "adjusted")
+    got = lean.to_dict()
+    for name in WITHOUT_TESTS:
+        assert got.pop(name) in (None, [None, None])
+        full.pop(name)
+    assert got == full  # the very same floats
+
+
+@pytest.mark.parametrize(
+    ("control", "treatment", "kind"),
+    [
+        (Summary(0, 0.0, 0.0), Summary(10, 1.0, 1.0), "value"),
+        (Summary(1, 2.0, 0.0), Summary(10, 1.0, 1.0), "value"),
+        (Summary(40, 2.0, 0.0), Summary(40, 3.0, 0.0), "value"),
+        (Summary.of_counts(0, 50), Summary.of_counts(5, 50), "conversion"),
+    ],
+)
+def test_compare_without_tests_only_skips_work_in_degenerate_states(
+    control: Summary, treatment: Summary, kind: str
+) -> None:
+    full = stats.compare(control, treatment, kind).to_dict()
+    lean = stats.compare(control, treatment, kind, tests=False).to_dict()
+    if full["state"] == "adjusted":
+        full |= {name: lean[name] for name in WITHOUT_TESTS}
+    assert lean == full
+
+
 def test_compare_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="kind"):
         stats.compare(Summary(10, 1.0, 1.0), Summary(10, 1.0, 1.0), "revenue")
