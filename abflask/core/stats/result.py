@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from abflask.core.experiment import Experiment
 from abflask.core.metric import AnalysisSettings, Metric
@@ -64,7 +65,27 @@ def _clean(x: float | None) -> float | None:
 
 
 def _pair(x: tuple[float, float]) -> Interval:
-    return [_clean(x[0]), _clean(x[1])]
+    low, high = x
+    isfinite = math.isfinite
+    return [
+        float(low) if isfinite(low) else None,
+        float(high) if isfinite(high) else None,
+    ]
+
+
+_METRIC_FIELDS = tuple(f.name for f in fields(Metric))
+_SETTINGS_FIELDS = tuple(f.name for f in fields(AnalysisSettings))
+
+
+def _metric_fields(metric: Metric) -> dict[str, Any]:
+    """``metric.to_dict()`` (every field is a plain value), without the deep
+    copy ``dataclasses.asdict`` makes of each."""
+    return {name: getattr(metric, name) for name in _METRIC_FIELDS}
+
+
+def _settings_fields(settings: AnalysisSettings) -> dict[str, Any]:
+    """``asdict(settings)``, likewise."""
+    return {name: getattr(settings, name) for name in _SETTINGS_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -192,7 +213,7 @@ def _metric_result(
                 )
         rows.append(row)
     return {
-        **metric.to_dict(),  # type: ignore[typeddict-item]
+        **_metric_fields(metric),  # type: ignore[typeddict-item]
         "cap_value": given.cap,
         "nonnegative": data.nonnegative,
         "source": source,
@@ -290,7 +311,7 @@ def experiment_result(
             "ended_at": phase.ended_at,
             "weights": list(phase.weights),
         },
-        "settings": asdict(settings),
+        "settings": _settings_fields(settings),
         "participants": dict(zip(exp.variations, counts, strict=True)),
         "excluded": excluded,
         "srm_p_value": _clean(srm_p),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
@@ -125,6 +126,27 @@ def test_a_series_point_is_the_tables_comparison(kind: str) -> None:
             }
         ],
     }
+
+
+def test_the_result_spells_each_metric_and_the_settings_as_their_to_dict() -> None:
+    metrics = (
+        Metric("buy"),
+        Metric("revenue", type="value", role="secondary", cap=50.0, window=3600),
+        Metric("refund", role="guardrail", direction="lower", margin=0.02),
+    )
+    exp = replace(experiment(*metrics), analysis=AnalysisSettings(alpha=0.1))
+    found = build(
+        exp,
+        [2000, 2000],
+        *(conversion(m, (200, 2000), (210, 2000)) for m in metrics),
+    )
+    entries = cast(list[dict[str, Any]], found["metrics"])
+    for metric, entry in zip(metrics, entries, strict=True):
+        fields = metric.to_dict()
+        assert list(entry)[: len(fields)] == list(fields)
+        assert {name: entry[name] for name in fields} == fields
+    settings = cast(dict[str, Any], found["settings"])
+    assert list(settings.items()) == list(exp.analysis.to_dict().items())
 
 
 def test_a_series_point_has_one_lift_per_treatment_and_nulls_when_undefined() -> None:
