@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from abflask.core.experiment import Experiment
 from abflask.core.fields import fail
-from abflask.core.metric import Metric
+from abflask.core.metric import AnalysisSettings, Metric
 from abflask.core.stats.inference import Summary
 from abflask.core.stats.result import (
+    Lift,
     MetricInput,
     Phase,
     experiment_result,
     lead_metric,
     select_phase,
+    series_lifts,
     series_point,
+    time_point,
 )
 from abflask.core.stats.schema import (
     ExperimentResult,
@@ -54,6 +58,11 @@ from abflask.storage.counters import (
 
 MAX_POINTS = 120
 """Most points of a live time series (snapshots are picked evenly)."""
+SNAPSHOT_LIFTS = 1024
+"""Snapshots whose lifts are kept (per process): a snapshot never changes
+once written, and the dashboard asks for the same ones every few seconds, so
+only the points of new snapshots are computed (and all of them again after a
+minute that shifts the even picking)."""
 
 
 def live_result(
@@ -180,14 +189,29 @@ def _summaries(
     cells: Sequence[Cell], participants: Sequence[int]
 ) -> tuple[list[Summary], list[Summary]]:
     """Conversion and value summaries per variation from counter cells."""
-    conversion = [
-        Summary.of_counts(c.users, n) for c, n in zip(cells, participants, strict=True)
-    ]
-    value = [
-        Summary.of_sums(n, c.sum, c.sum_squares)
-        for c, n in zip(cells, participants, strict=True)
-    ]
-    return conversion, value
+    conversion = _of_type("conversion", cells, participants)
+    return conversion, _of_type("value", cells, participants)
+
+
+def _of_type(
+    kind: str, cells: Sequence[Cell], participants: Sequence[int]
+) -> list[Summary]:
+    """The summaries of one ``kind`` (conversion or value) from counter cells."""
+    return _of_numbers(
+        kind, [(c.users, c.sum, c.sum_squares) for c in cells], participants
+    )
+
+
+def _of_numbers(
+    kind: str,
+    cells: Sequence[tuple[int, float, float]],
+    participants: Sequence[int],
+) -> list[Summary]:
+    """``_of_type`` from each variation's users, sum and sum of squares."""
+    pairs = zip(cells, participants, strict=True)
+    if kind == "conversion":
+        return [Summary.of_counts(users, n) for (users, _, _), n in pairs]
+    return [Summary.of_sums(n, total, squares) for (_, total, squares), n in pairs]
 
 
 def _counted(
@@ -262,17 +286,16 @@ def _series(
     settings = exp.analysis
     points: list[TimePoint] = []
     for snap in picked:
-        conversion, value = _summaries(snap.cells, snap.participants)
+        cells = snap.cells
+        lifts = _snapshot_lifts(
+            metric,
+            settings,
+            tuple(snap.participants),
+            tuple([(c.users, c.sum, c.sum_squares) for c in cells]),
+            all(c.negative == 0 for c in cells),
+        )
         points.append(
-            series_point(
-                snap.t,
-                snap.participants,
-                [c.users for c in snap.cells],
-                conversion if metric.type == "conversion" else value,
-                metric,
-                settings,
-                all(c.negative == 0 for c in snap.cells),
-            )
+            time_point(snap.t, snap.participants, [c.users for c in cells], lifts)
         )
     own = lead.conversion if metric.type == "conversion" else lead.value
     points.append(
@@ -287,6 +310,21 @@ def _series(
         )
     )
     return {"event": metric.event, "type": metric.type, "points": points}, len(picked)
+
+
+@lru_cache(maxsize=SNAPSHOT_LIFTS)
+def _snapshot_lifts(
+    metric: Metric,
+    settings: AnalysisSettings,
+    participants: tuple[int, ...],
+    cells: tuple[tuple[int, float, float], ...],
+    nonnegative: bool,
+) -> tuple[Lift, ...]:
+    """The lifts of a snapshot's point (memoised), from its participants and
+    each variation's users, sum and sum of squares (plain numbers, so the key
+    is hashed and compared quickly)."""
+    own = _of_numbers(metric.type, cells, participants)
+    return series_lifts(own, metric, settings, nonnegative)
 
 
 def _evenly(items: Sequence[Snapshot], most: int) -> list[Snapshot]:

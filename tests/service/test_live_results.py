@@ -21,7 +21,11 @@ from flask.testing import FlaskClient
 
 from abflask.analysis.job import analyse_experiment
 from abflask.core.experiment import Experiment
+from abflask.core.stats.inference import Summary
+from abflask.core.stats.result import lead_metric, select_phase, series_point
+from abflask.service import live
 from abflask.service.extension import get_services
+from abflask.storage.counters import Cell, Snapshot
 from abflask.storage.store import Store
 from tests.helpers import Admin
 
@@ -181,6 +185,74 @@ def test_a_percentile_capped_metric_comes_from_the_last_job_run(
     assert same(after, job) == []
     assert "last analysis run" in after["metrics"][0]["note"]
     assert after["live"]["job_generated_at"] == job["generated_at"]
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [METRICS, [{"event": "refunds", "type": "value"}, *METRICS[:2]]],
+    ids=["conversion-lead", "value-lead-with-negative-totals"],
+)
+def test_the_series_points_kept_per_snapshot_are_the_computed_ones(
+    app: Flask, client: FlaskClient, admin: Admin, metrics: list[Any]
+) -> None:
+    admin.experiment("exp", variations=["control", "blue", "green"], metrics=metrics)
+    send_traffic(client, [f"a{i}" for i in range(400)], time.time(), random.Random(5))
+    with app.app_context():
+        store: Store = get_services().store
+    exp = store.get_experiment("exp")
+    assert isinstance(exp, Experiment)
+    counts, _, job = store.live(exp, series=True)
+    phase = select_phase(exp, None)
+    assert phase.started_at is not None
+    lead = exp.metrics[lead_metric(exp.metrics)]
+    now = counts.phase(str(phase.index), len(exp.variations))
+    # A history: today's counters scaled down, a minute apart (as the
+    # benchmark writes it).
+    history = [
+        Snapshot(
+            int(phase.started_at) + 60 * i,
+            str(phase.index),
+            counts.ids[lead.event],
+            [n * i // 8 for n in now.participants],
+            [
+                Cell(
+                    users=c.users * i // 8,
+                    sum=c.sum * i / 8,
+                    sum_squares=c.sum_squares * i / 8,
+                    negative=c.negative * i // 8,
+                )
+                for c in now.cells(lead.event)
+            ],
+        )
+        for i in range(1, 9)
+    ]
+    live._snapshot_lifts.cache_clear()
+    first = live.compute(exp, phase, counts, history, job, time.time())
+    points = first["timeseries"]["points"]
+    points[0]["lift"][0]["abs_ci_sequential"].append(0.0)  # a caller's own copy
+    again = live.compute(exp, phase, counts, history, job, first["generated_at"])
+    assert live._snapshot_lifts.cache_info().hits == len(history)
+    expected = [
+        series_point(
+            s.t,
+            s.participants,
+            [c.users for c in s.cells],
+            [
+                Summary.of_counts(c.users, n)
+                if lead.type == "conversion"
+                else Summary.of_sums(n, c.sum, c.sum_squares)
+                for c, n in zip(s.cells, s.participants, strict=True)
+            ],
+            lead,
+            exp.analysis,
+            all(c.negative == 0 for c in s.cells),
+        )
+        for s in history
+    ]
+    assert again["timeseries"]["points"][:-1] == expected
+    assert any(p["lift"][0]["abs_lift"] for p in expected)
+    if lead.type == "value":
+        assert not all(c.negative == 0 for c in history[-1].cells)
 
 
 @pytest.mark.parametrize(

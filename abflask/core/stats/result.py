@@ -26,7 +26,6 @@ from abflask.core.stats.schema import (
     Excluded,
     ExperimentResult,
     Interval,
-    LiftPoint,
     MetricResult,
     TimePoint,
     TimeSeries,
@@ -35,12 +34,15 @@ from abflask.core.stats.schema import (
 
 __all__ = [
     "NULL_COMPARISON",
+    "Lift",
     "MetricInput",
     "Phase",
     "experiment_result",
     "lead_metric",
     "select_phase",
+    "series_lifts",
     "series_point",
+    "time_point",
 ]
 
 _COMPARISON_FIELDS = (
@@ -224,6 +226,66 @@ def _metric_result(
     }
 
 
+Lift = tuple[
+    float | None, float | None, float | None, float | None, float | None, float | None
+]
+"""One treatment's lift against control at a point of the time series, as
+``LiftPoint`` shows it: ``(abs_lift, abs_low, abs_high, rel_lift, rel_low,
+rel_high)``, the bands always-valid (None for an undefined number)."""
+
+
+def series_lifts(
+    summaries: Sequence[Summary],
+    metric: Metric,
+    settings: AnalysisSettings,
+    nonnegative: bool,
+) -> tuple[Lift, ...]:
+    """Each treatment's lift against control with its always-valid band, as
+    in the table: the numbers of ``series_point``'s ``lift``, as tuples (a
+    caller may keep them; ``summaries`` and ``nonnegative`` as there)."""
+    nonnegative = nonnegative or metric.type == "conversion"
+    lifts: list[Lift] = []
+    for treatment in summaries[1:]:
+        cmp = compare(
+            summaries[0],
+            treatment,
+            metric.type,
+            alpha=settings.alpha,
+            tuning=float(settings.planned_users),
+            nonnegative=nonnegative,
+            tests=False,  # the series shows lifts and always-valid bands only
+        )
+        abs_low, abs_high = _pair(cmp.abs_ci_sequential)
+        rel_low, rel_high = _pair(cmp.rel_ci_sequential)
+        abs_lift, rel_lift = _clean(cmp.abs_lift), _clean(cmp.rel_lift)
+        lifts.append((abs_lift, abs_low, abs_high, rel_lift, rel_low, rel_high))
+    return tuple(lifts)
+
+
+def time_point(
+    t: int,
+    participants: Sequence[int],
+    converters: Sequence[int],
+    lifts: Sequence[Lift],
+) -> TimePoint:
+    """The point of the time series at ``t`` with these counts and lifts
+    (new lists and dicts: the caller may change them)."""
+    return {
+        "t": int(t),
+        "participants": [int(x) for x in participants],
+        "converters": [int(x) for x in converters],
+        "lift": [
+            {
+                "abs_lift": abs_lift,
+                "abs_ci_sequential": [abs_low, abs_high],
+                "rel_lift": rel_lift,
+                "rel_ci_sequential": [rel_low, rel_high],
+            }
+            for abs_lift, abs_low, abs_high, rel_lift, rel_low, rel_high in lifts
+        ],
+    }
+
+
 def series_point(
     t: int,
     participants: Sequence[int],
@@ -240,31 +302,8 @@ def series_point(
     its always-valid band, as in the table (``nonnegative``: no per-user
     value total is below 0; conversions are never below 0).
     """
-    nonnegative = nonnegative or metric.type == "conversion"
-    lifts: list[LiftPoint] = []
-    for treatment in summaries[1:]:
-        cmp = compare(
-            summaries[0],
-            treatment,
-            metric.type,
-            alpha=settings.alpha,
-            tuning=float(settings.planned_users),
-            nonnegative=nonnegative,
-        )
-        lifts.append(
-            {
-                "abs_lift": _clean(cmp.abs_lift),
-                "abs_ci_sequential": _pair(cmp.abs_ci_sequential),
-                "rel_lift": _clean(cmp.rel_lift),
-                "rel_ci_sequential": _pair(cmp.rel_ci_sequential),
-            }
-        )
-    return {
-        "t": int(t),
-        "participants": [int(x) for x in participants],
-        "converters": [int(x) for x in converters],
-        "lift": lifts,
-    }
+    lifts = series_lifts(summaries, metric, settings, nonnegative)
+    return time_point(t, participants, converters, lifts)
 
 
 def experiment_result(

@@ -128,6 +128,25 @@ def test_a_series_point_is_the_tables_comparison(kind: str) -> None:
     }
 
 
+def test_a_time_point_from_kept_lifts_is_the_series_point_and_fresh() -> None:
+    arms = [Summary(1000, 4.2, 30.0), Summary(990, 4.9, 36.0), Summary(1, 2.0, 0.0)]
+    metric = Metric("spend", type="value")
+    lifts = result.series_lifts(arms, metric, SETTINGS, False)
+    point = result.time_point(int(T0), [1000, 990, 1], [5, 6, 1], lifts)
+    assert point == series_point(
+        int(T0), [1000, 990, 1], [5, 6, 1], arms, metric, SETTINGS, False
+    )
+    point["lift"][0]["abs_ci_sequential"].append(1.0)  # a caller may change it
+    again = result.time_point(int(T0), [1000, 990, 1], [5, 6, 1], lifts)
+    assert len(again["lift"][0]["abs_ci_sequential"]) == 2
+    assert again["lift"][1] == {
+        "abs_lift": -2.2,
+        "abs_ci_sequential": [None, None],
+        "rel_lift": pytest.approx(-2.2 / 4.2),
+        "rel_ci_sequential": [None, None],
+    }
+
+
 def test_the_result_spells_each_metric_and_the_settings_as_their_to_dict() -> None:
     metrics = (
         Metric("buy"),
