@@ -19,21 +19,20 @@ from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple
 
+from abflask.core.conditions import check_attributes
 from abflask.core.event import parse_event
-from abflask.core.outcomes import Outcome
+from abflask.core.outcomes import FINAL_OUTCOMES
 from abflask.errors import ValidationError
 
 logger = logging.getLogger(__name__)
 
-FINAL_OUTCOMES = frozenset(
-    {Outcome.ENROLLED, Outcome.STICKY, Outcome.EXCLUDED, Outcome.FULL, Outcome.WINNER}
-)
-"""Answers after which the service will never enroll the user differently."""
 RETRYABLE = frozenset({408, 425, 429})
 """4xx statuses worth retrying (every 5xx is, and any unexpected 2xx)."""
 
 Cell = tuple[str, str]
 """``(experiment_key, user_id)``: one exposure."""
+Exposure = tuple[str, str] | tuple[str, str, Mapping[str, Any]]
+"""A queued exposure: a ``Cell``, or a cell and the user's attributes."""
 Answer = tuple[int | None, Mapping[str, str], bytes]
 """``(status, headers, body)`` of one POST; status None: it was not sent."""
 
@@ -42,7 +41,8 @@ def is_final(entry: Mapping[str, Any]) -> bool:
     """Whether an ``/sdk/exposures`` entry settles its exposure.
 
     The service says so with ``"final"``; an older service that does not is
-    trusted only for the reasons that are final by nature.
+    trusted only for the reasons that are final by nature (core's
+    ``FINAL_OUTCOMES``: ``not_targeted`` among them).
     """
     final = entry.get("final")
     if isinstance(final, bool):
@@ -121,7 +121,7 @@ class Outbox:
         self._on_assignment = on_assignment
         self.log = RateLimitedLog()
         self.events: deque[Any] = deque()  # raw tuples, or bodies built earlier
-        self.exposures: deque[Cell] = deque()
+        self.exposures: deque[Exposure] = deque()
         self.dropped = 0
         """Events and exposures that will never be delivered."""
         self.abandoned = 0
@@ -129,7 +129,7 @@ class Outbox:
         self._count = threading.Lock()
         self._burst = 0
         self._exposure_budget = self._event_budget = 0
-        self._retry: list[Cell] = []
+        self._retry: list[Exposure] = []
         self._held: list[tuple[int, Any]] = []
         self._failed: list[tuple[int, Any]] = []
         self._pending_users: set[str] = set()
@@ -177,27 +177,45 @@ class Outbox:
             self._exposure_budget = len(self.exposures)
             self._retry = []
 
-    def take_exposures(self) -> list[Cell]:
+    def take_exposures(self) -> list[Exposure]:
         """Pop the next batch (empty when this round's budget is spent)."""
-        batch: list[Cell] = []
+        batch: list[Exposure] = []
         with self._lock:
             while self._exposure_budget > 0 and len(batch) < self.batch_size:
                 self._exposure_budget -= 1
-                cell = self.exposures.popleft()
-                if self._running(cell[0]):
-                    batch.append(cell)
-                else:
+                item = self.exposures.popleft()
+                if not self._running(item[0]):
                     self.abandoned += 1
+                elif len(item) == 2 or self._valid(item):
+                    batch.append(item)
             self._in_flight = len(batch)
         return batch
 
     @staticmethod
-    def exposure_body(batch: list[Cell]) -> dict[str, Any]:
-        return {"exposures": [{"experiment": k, "user_id": u} for k, u in batch]}
+    def exposure_body(batch: list[Exposure]) -> dict[str, Any]:
+        """The ``/sdk/exposures`` body: attributes only for users who have them."""
+        entries: list[dict[str, Any]] = []
+        for item in batch:
+            entry: dict[str, Any] = {"experiment": item[0], "user_id": item[1]}
+            if len(item) == 3:
+                entry["attributes"] = item[2]
+            entries.append(entry)
+        return {"exposures": entries}
+
+    def _valid(self, item: tuple[str, str, Mapping[str, Any]]) -> bool:
+        """Whether the service will take the attributes (``check_attributes``);
+        if not, the exposure is dropped and counted: one bad user must not
+        cost the whole batch a 400."""
+        try:
+            check_attributes(item[2])
+        except ValidationError as exc:
+            self.drop(1, f"an exposure with invalid attributes ({exc.message})")
+            return False
+        return True
 
     def settle_exposures(
         self,
-        batch: list[Cell],
+        batch: list[Exposure],
         status: int | None,
         headers: Mapping[str, str],
         raw: bytes,
@@ -209,7 +227,7 @@ class Outbox:
 
     def _settle_exposures(
         self,
-        batch: list[Cell],
+        batch: list[Exposure],
         status: int | None,
         headers: Mapping[str, str],
         raw: bytes,
@@ -222,9 +240,9 @@ class Outbox:
                 logger.debug("abflask: unreadable exposures answer: %r", exc)
                 self._retry.extend(batch)
                 return Settled(Verdict.FAILED)
-            again = [c for c in batch if not is_final(answered.get(c, {}))]
-            for cell in batch:
-                entry = answered.get(cell)
+            again = [c for c in batch if not is_final(answered.get(c[:2], {}))]
+            for item in batch:
+                entry = answered.get(item[:2])
                 if entry is not None and is_final(entry):
                     try:
                         self._on_assignment(entry)
@@ -254,7 +272,7 @@ class Outbox:
         """
         with self._lock:
             self._event_budget = len(self.events)
-            self._pending_users = {user for _, user in self.exposures}
+            self._pending_users = {item[1] for item in self.exposures}
             self._held, self._failed = [], []
 
     def take_events(self) -> list[tuple[int, dict[str, Any]]]:
