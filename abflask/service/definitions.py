@@ -1,4 +1,4 @@
-"""A worker's cache of experiment and flag definitions, kept current by push.
+"""A worker's cache of experiment, flag and segment definitions, kept current by push.
 
 Every change is published on the store's change channel (``invalidate``) and
 each worker process listens in one thread, started lazily on first use (so
@@ -11,6 +11,11 @@ than ``UNCONFIRMED_SECONDS``; ``ttl`` bounds the age of anything served
 regardless. Writes need none of this to be safe: every script checks the
 definition's version and answers "stale", and the caller refreshes and
 retries. When Redis is down the last good copy is kept and served.
+
+What evaluation reads is prepared once per definition, not per request: an
+experiment's audience with its segments looked up (``target``) and every flag
+compiled with the segments (``compiled_flags``), redone when a definition they
+depend on is reloaded.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, NamedTuple, TypeVar
 
 from abflask.core.experiment import Experiment
-from abflask.core.flag import Flag
+from abflask.core.flag import CompiledFlag, Flag, compile_flags
+from abflask.core.segment import Segment
+from abflask.core.targeting import NOBODY, Target, resolve
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.storage.changes import ChangeListener
 from abflask.storage.store import Store
@@ -47,6 +54,21 @@ class _Cached(NamedTuple, Generic[T]):
     generation: int
     """The worker's change count when the load began."""
     loaded_at: float
+
+
+class _Target(NamedTuple):
+    exp: Experiment
+    """The definition it was resolved for (compared by identity)."""
+    segments: Mapping[str, Segment] | None
+    """The segments it was resolved with; None when it names none."""
+    target: Target | None
+
+
+class _CompiledFlags(NamedTuple):
+    flags: Mapping[str, Flag]
+    segments: Mapping[str, Segment] | None
+    """None when no flag names a segment."""
+    value: dict[str, CompiledFlag]
 
 
 def default_experiment(key: str, now: float) -> Experiment:
@@ -94,6 +116,9 @@ class Definitions:
         self._listener_pid = 0
         self._experiments: _Cached[Experiment] | None = None
         self._flags: _Cached[Flag] | None = None
+        self._segments: _Cached[Segment] | None = None
+        self._targets: dict[str, _Target] = {}
+        self._compiled: _CompiledFlags | None = None
         self._misses: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     # -- freshness -------------------------------------------------------------
@@ -103,15 +128,17 @@ class Definitions:
         with self._lock:
             self._generation += 1
 
-    def invalidate(self) -> None:
+    def invalidate(self, what: str = "*") -> None:
         """After a change: forget this worker's copy and tell every other worker.
 
-        A failed announcement is logged, not raised (the change itself is
-        stored): other workers then see it within ``ttl``.
+        ``what`` names the kind that changed (``segments``; ``*`` for any):
+        every worker reloads everything regardless. A failed announcement is
+        logged, not raised (the change itself is stored): other workers then
+        see it within ``ttl``.
         """
         self._changed(None)
         try:
-            self._store.publish_change("*")
+            self._store.publish_change(what)
         except StorageUnavailable as exc:
             logger.warning("definition change not announced: %s", exc)
 
@@ -287,6 +314,60 @@ class Definitions:
         if found is None:
             raise NotFoundError(f"flag {key!r} does not exist")
         return found
+
+    def compiled_flags(self) -> Mapping[str, CompiledFlag]:
+        """Every flag ready to evaluate (``core.flag.evaluate``): compiled with
+        the segments once per reload of either, not per request."""
+        flags = self.flags()
+        memo = self._compiled
+        if memo is None or memo.flags is not flags:
+            needs = any(f.segment_refs() for f in flags.values())
+        else:
+            needs = memo.segments is not None
+        segments = self.segments() if needs else None
+        if memo is not None and memo.flags is flags and memo.segments is segments:
+            return memo.value
+        value = compile_flags(flags, segments or {})
+        self._compiled = _CompiledFlags(flags, segments, value)
+        return value
+
+    # -- segments --------------------------------------------------------------
+
+    def segments(self) -> dict[str, Segment]:
+        """All segments, from cache while fresh (last good copy on failure)."""
+        cached = self._segments
+        fresh = self._fresh(cached)  # always asked: starts the listener
+        if cached is None or not fresh:
+            cached = self._segments = self._load(cached, self._store.load_segments)
+        return cached.value
+
+    def target(self, exp: Experiment) -> Target | None:
+        """Who may enter ``exp``, its segments looked up; None: everyone.
+
+        Resolved once per definition of ``exp`` and of the segments, so a
+        request only evaluates the conditions. With Redis down and segments
+        never loaded, an experiment that names one matches nobody (fails
+        closed) until they can be read.
+        """
+        if exp.condition is None and not exp.segments:
+            return None
+        known = self._targets.get(exp.key)
+        if known is not None and known.exp is not exp:
+            known = None  # resolved for an older definition
+        if known is not None and known.segments is None:
+            return known.target  # it names no segment
+        segments: Mapping[str, Segment] | None = None
+        if known is not None or exp.segment_refs():
+            try:
+                segments = self.segments()
+            except StorageUnavailable:
+                logger.warning("segments unavailable: %r targets nobody", exp.key)
+                return NOBODY
+            if known is not None and known.segments is segments:
+                return known.target
+        target = resolve(exp.audience, segments or {})
+        self._targets[exp.key] = _Target(exp, segments, target)
+        return target
 
 
 class AssignmentCache:
