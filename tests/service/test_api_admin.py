@@ -187,6 +187,8 @@ def test_flags(admin: Admin, client: FlaskClient) -> None:
         "flag": "nav",
         "user_id": "u1",
         "on": True,
+        "value": True,
+        "reason": "flag_on",
     }
     admin.patch("/flags/nav", json={"rollout": 0})
     assert client.get("/flags/nav?user_id=u1").json["on"] is False

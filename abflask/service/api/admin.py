@@ -12,16 +12,23 @@ from typing import Any
 from flask import Blueprint
 
 from abflask.core.fields import parse_key, parse_user_id
+from abflask.core.flag import evaluate
 from abflask.errors import ValidationError
 from abflask.service import management
-from abflask.service.api.parsing import json_body, params, parse_phase, raw_body
+from abflask.service.api.parsing import (
+    json_body,
+    params,
+    parse_attributes,
+    parse_phase,
+    raw_body,
+)
 from abflask.service.auth import require_admin
 from abflask.service.extension import get_services
 from abflask.service.live import live_result
 
 bp = Blueprint("admin", __name__)
 
-FLAG_CHECK_PARAMETERS = frozenset({"user_id"})
+FLAG_CHECK_PARAMETERS = frozenset({"user_id", "attributes"})
 """What the public flag check reads; any other parameter is a 400."""
 
 
@@ -152,7 +159,9 @@ def list_flags() -> dict[str, Any]:
 
 @bp.get("/flags/<key>")
 def check_flag(key: str) -> dict[str, Any]:
-    """Public: whether the flag is on for ``user_id`` (required)."""
+    """Public: what the flag serves ``user_id`` (required) with ``attributes``
+    (optional URL-encoded JSON object): its ``value``, whether that is ``on``
+    and why (``reason``), with every flag (prerequisites) and segment."""
     given = params(FLAG_CHECK_PARAMETERS)
     if "user_id" not in given:
         raise ValidationError(
@@ -161,8 +170,17 @@ def check_flag(key: str) -> dict[str, Any]:
             f"GET /flags/{parse_key(key)}/definition)",
         )
     user_id = parse_user_id(given["user_id"])
-    flag = get_services().definitions.flag(parse_key(key))
-    return {"flag": flag.key, "user_id": user_id, "on": flag.is_on(user_id)}
+    attributes = parse_attributes(given.get("attributes"))
+    definitions = get_services().definitions
+    flag = definitions.flag(parse_key(key))  # a miss is re-read before a 404
+    decided = evaluate(flag.key, user_id, attributes, definitions.compiled_flags())
+    return {
+        "flag": flag.key,
+        "user_id": user_id,
+        "on": decided.on,
+        "value": decided.value,
+        "reason": decided.reason.value,
+    }
 
 
 @bp.get("/flags/<key>/definition")
@@ -175,7 +193,7 @@ def get_flag(key: str) -> dict[str, Any]:
 @bp.patch("/flags/<key>")
 @require_admin
 def patch_flag(key: str) -> dict[str, Any]:
-    """Change ``enabled``, ``rollout``, ``seed`` or ``description``."""
+    """Change any field but ``key`` (``rules`` and ``requires`` are replaced)."""
     flag = management.patch_flag(get_services(), key, json_body(), time.time())
     return flag.to_dict()
 
@@ -183,6 +201,6 @@ def patch_flag(key: str) -> dict[str, Any]:
 @bp.delete("/flags/<key>")
 @require_admin
 def delete_flag(key: str) -> dict[str, Any]:
-    """Remove a flag."""
+    """Remove a flag; 409 while another flag requires it."""
     management.delete_flag(get_services(), key)
     return {"deleted": key}

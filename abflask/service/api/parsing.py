@@ -7,13 +7,15 @@ chunked or not, so nothing is written for either.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Set
 from typing import Any
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from abflask.core.fields import parse_json_body
+from abflask.core.conditions import MAX_ATTRIBUTE_BYTES, check_attributes
+from abflask.core.fields import fail, parse_json_body
 from abflask.errors import ValidationError
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -69,6 +71,27 @@ def params(allowed: Set[str]) -> dict[str, Any]:
                 raise ValidationError(name, f"{name}: given more than once")
             found[name] = source[name]
     return found
+
+
+def parse_attributes(raw: Any, path: str = "attributes") -> dict[str, Any]:
+    """A user's attributes: a JSON object, or its JSON text (a query string or
+    form parameter); ``{}`` when absent.
+
+    Raises ValidationError naming ``path`` for text that is not JSON, and
+    ``path.<part>`` for a part over ``check_attributes``' bounds.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        if len(raw) > 4 * MAX_ATTRIBUTE_BYTES:  # bounds the parse; exact check below
+            raise fail(path, f"must be at most {MAX_ATTRIBUTE_BYTES} bytes as JSON")
+        try:
+            raw = json.loads(raw)
+        except RecursionError:
+            raise fail(path, "JSON nested too deeply") from None
+        except ValueError:
+            raise fail(path, "not valid JSON (a URL-encoded JSON object)") from None
+    return check_attributes(raw, path)
 
 
 def parse_phase(raw: str | None) -> int | None:
