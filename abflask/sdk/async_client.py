@@ -1,8 +1,9 @@
 """The asyncio SDK (FastAPI, Starlette, aiohttp): same decisions, async reporting.
 
 ``AsyncClient`` decides exactly as ``Client`` does (the same ``Decider`` over
-the same snapshot, hashing with ``abflask.core``): ``variation`` and
-``is_feature_on`` are plain, non-blocking methods with no I/O. One background
+the same snapshot, hashing with ``abflask.core``): ``variation``,
+``is_feature_on`` and ``get_feature_value`` are plain, non-blocking methods
+with no I/O. One background
 task refreshes the snapshot and is the only sender of exposures and events,
 with the same outbox, schedule and backoff as the sync client's thread.
 Stdlib only: the default transport speaks HTTP/1.1 over asyncio streams.
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from abflask.sdk.aio_transport import AsyncHTTPTransport, AsyncTransport
-from abflask.sdk.decider import Decider, User
+from abflask.sdk.decider import NO_ATTRIBUTES, Decider, User
 from abflask.sdk.outbox import Answer, Outbox, Settled, Verdict
 from abflask.sdk.schedule import Clock, Schedule, SystemClock, backoff
 
@@ -149,7 +150,9 @@ class AsyncClient(Decider):
 
     # -- queueing: never blocks ----------------------------------------------------
 
-    def _expose(self, cell: tuple[str, str]) -> None:
+    def _expose(
+        self, cell: tuple[str, str], attributes: Mapping[str, Any] = NO_ATTRIBUTES
+    ) -> None:
         outbox = self._outbox
         if not self._start():
             outbox.drop(1, "exposures made after aclose()")
@@ -159,7 +162,8 @@ class AsyncClient(Decider):
             outbox.drop(1, "exposures: the queue is full")
             return
         self._mark_exposed(cell)
-        exposures.append(cell)
+        # A copy: the service must decide with the attributes decided with.
+        exposures.append((*cell, dict(attributes)) if attributes else cell)
         if len(exposures) == self.batch_size and self._wake is not None:
             self._wake.set()
 

@@ -1,8 +1,8 @@
 """The sync Python SDK: decide in-process, report in the background.
 
-``Client.variation`` and ``Client.is_feature_on`` read an immutable snapshot
-of the service's configuration and hash locally (``abflask.sdk.decider``): no
-I/O per call, and they never raise. One background thread (``reporter``)
+``Client.variation``, ``Client.is_feature_on`` and ``Client.get_feature_value``
+read an immutable snapshot of the service's configuration, test targeting and
+hash locally (``abflask.sdk.decider``): no I/O per call, and they never raise. One background thread (``reporter``)
 refreshes the snapshot and is the only sender of exposures and events.
 Imports only the stdlib and abflask's pure modules, never Flask or redis.
 """
@@ -20,7 +20,7 @@ from time import time as now
 from typing import Any
 
 from abflask.core.outcomes import Reason
-from abflask.sdk.decider import Decider, Decision, User, user_id_of
+from abflask.sdk.decider import NO_ATTRIBUTES, Decider, Decision, User, user_id_of
 from abflask.sdk.outbox import Outbox
 from abflask.sdk.reporter import Reporter
 from abflask.sdk.schedule import Clock
@@ -128,7 +128,9 @@ class Client(Decider):
 
     # -- queueing: from the caller's thread, never blocks ------------------------
 
-    def _expose(self, cell: tuple[str, str]) -> None:
+    def _expose(
+        self, cell: tuple[str, str], attributes: Mapping[str, Any] = NO_ATTRIBUTES
+    ) -> None:
         if self._pid != getpid():
             self._after_fork()
         reporter, outbox = self._reporter, self._outbox
@@ -140,7 +142,8 @@ class Client(Decider):
             outbox.drop(1, "exposures: the queue is full")
             return  # not marked: the next call for this user tries again
         self._mark_exposed(cell)
-        exposures.append(cell)
+        # A copy: the service must decide with the attributes decided with.
+        exposures.append((*cell, dict(attributes)) if attributes else cell)
         if len(exposures) == self.batch_size:
             reporter.kick()
 

@@ -1,16 +1,22 @@
 """The decisions both SDK clients share: variations and flags from a snapshot. No I/O.
 
 ``Decider`` holds the immutable snapshot, the assignments the service
-confirmed and the users already exposed. ``variation`` and ``is_feature_on``
-only read them and hash locally (``abflask.core``, the service's own code)
-and never raise. The clients supply ``_expose`` (queue one exposure) and
-fetch the snapshots.
+confirmed and the users already exposed. ``variation``, ``is_feature_on`` and
+``get_feature_value`` only read them, test targeting and hash locally
+(``abflask.core``, the service's own code) and never raise. The clients
+supply ``_expose`` (queue one exposure) and fetch the snapshots.
 
 Sticky rule: the service is the store of truth. The first time a process
 evaluates a user in a running experiment it answers from the hash (which is
 what the service stores for a new user) and queues an exposure; the
 service's final answer to it (the stored, sticky variation) is cached and
 served from then on.
+
+Targeting (GrowthBook's sticky-bucketing precedence): a user whose stored
+variation this process has heard keeps it whatever their attributes now;
+any other user of a targeted experiment must match its condition and
+segments (``User.properties`` are the attributes, ``id`` is the user id),
+else they get the first variation, ``not_targeted``, and no exposure.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from abflask.core import bucketing
+from abflask.core import bucketing, flag
 from abflask.core.outcomes import Outcome, Reason
+from abflask.core.targeting import Target
+from abflask.core.wire import WireExperiment
 from abflask.sdk.outbox import RateLimitedLog
 from abflask.sdk.snapshot import Snapshot
 
@@ -34,9 +43,10 @@ CACHE_SIZE = 100_000
 
 @dataclass(frozen=True)
 class User:
-    """A user: an id and optional properties (sent with tracked events).
+    """A user: an id and optional properties, the attributes targeting tests
+    (also sent with exposures, and with tracked events).
 
-    >>> User("u-42", {"plan": "pro"}).id
+    >>> User("u-42", {"plan": "pro", "country": "DE"}).id
     'u-42'
     """
 
@@ -56,8 +66,16 @@ class Decision(NamedTuple):
     in_experiment: bool = False
 
 
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+"""The attributes of a user given as a bare id."""
+
+
 def user_id_of(user: str | User) -> str:
     return user.id if isinstance(user, User) else str(user)
+
+
+def attributes_of(user: str | User) -> Mapping[str, Any]:
+    return user.properties if isinstance(user, User) else NO_ATTRIBUTES
 
 
 def bounded_put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -83,8 +101,11 @@ class Decider:
         self._exposed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._log = RateLimitedLog()
 
-    def _expose(self, cell: tuple[str, str]) -> None:
-        """Queue the exposure of ``(experiment, user_id)`` and mark it exposed."""
+    def _expose(
+        self, cell: tuple[str, str], attributes: Mapping[str, Any] = NO_ATTRIBUTES
+    ) -> None:
+        """Queue the exposure of ``(experiment, user_id)`` (with the user's
+        ``attributes``, if any) and mark it exposed."""
         raise NotImplementedError
 
     # -- decisions: no I/O, never raise --------------------------------------
@@ -118,14 +139,15 @@ class Decider:
                 return exp.variations[0], Reason.NOT_RUNNING, False
             user_id = user if type(user) is str else user_id_of(user)
             cell = (key, user_id)
-            if self._assigned:
-                stored = self._assigned.get(cell)
-                if stored is not None:
-                    if stored < 0:
-                        return exp.variations[0], Reason.EXCLUDED, False
-                    return exp.variations[stored], Reason.STORED, True
+            stored = self._assigned.get(cell) if self._assigned else None
+            if stored is not None and stored >= 0:
+                return exp.variations[stored], Reason.STORED, True
+            if exp.target is not None:
+                return self._targeted(snap, exp, exp.target, user, cell, stored)
+            if stored is not None:
+                return exp.variations[0], Reason.EXCLUDED, False
             if cell not in self._exposed:
-                self._expose(cell)
+                self._expose(cell, attributes_of(user))
             index = bucketing.decide(exp.split, user_id)
             if index < 0:
                 return exp.variations[0], Reason.EXCLUDED, False
@@ -134,28 +156,75 @@ class Decider:
             logger.exception("variation(%r) failed; serving the default", key)
             return default, Reason.ERROR, False
 
+    def _targeted(
+        self,
+        snap: Snapshot,
+        exp: WireExperiment,
+        target: Target,
+        user: str | User,
+        cell: tuple[str, str],
+        stored: int | None,
+    ) -> tuple[Any, Reason, bool]:
+        """``_decide`` for a user of a targeted experiment with no stored
+        variation heard: the audience first, then as any other user."""
+        attributes = attributes_of(user)
+        key, user_id = cell
+        if key in snap.id_blind:
+            seen = attributes
+        else:
+            seen = {**attributes, "id": user_id}  # targeting.user_attributes
+        if not target.test(seen):
+            return exp.variations[0], Reason.NOT_TARGETED, False
+        if stored is not None:  # the cap was full for them: it never un-fills
+            return exp.variations[0], Reason.EXCLUDED, False
+        if cell not in self._exposed:
+            self._expose(cell, attributes)
+        index = bucketing.decide(exp.split, user_id)
+        if index < 0:
+            return exp.variations[0], Reason.EXCLUDED, False
+        return exp.variations[index], Reason.ASSIGNED, True
+
     def is_feature_on(self, feature_key: str, user: str | User) -> bool:
-        """Whether the flag is on for ``user``; False if undecidable."""
-        return bool(self.is_feature_on_detail(feature_key, user).value)
+        """Whether the flag serves ``user`` a truthy value (null, false, 0,
+        "", [] and {} are off); False if undecidable."""
+        return bool(self._flag(feature_key, user, False)[0])
 
     def is_feature_on_detail(self, feature_key: str, user: str | User) -> Decision:
         """``is_feature_on`` with the reason for the answer."""
+        value, reason = self._flag(feature_key, user, False)
+        return Decision(bool(value), reason)
+
+    def get_feature_value(
+        self, feature_key: str, user: str | User, default: Any = None
+    ) -> Any:
+        """The JSON value the flag serves ``user``; ``default`` if undecidable
+        or if the flag serves null (as GrowthBook's ``get_feature_value``)."""
+        value = self._flag(feature_key, user, default)[0]
+        return default if value is None else value
+
+    def get_feature_value_detail(
+        self, feature_key: str, user: str | User, default: Any = None
+    ) -> Decision:
+        """The value the flag serves ``user`` (null included) and the reason;
+        ``default`` with the reason when undecidable."""
+        return Decision(*self._flag(feature_key, user, default))
+
+    def _flag(self, key: str, user: str | User, default: Any) -> tuple[Any, Reason]:
+        """``core.flag.evaluate`` over every flag of the snapshot (for
+        prerequisites), with the user's attributes."""
         try:
             snap = self._snapshot
             if snap is None:
-                return Decision(False, Reason.NO_CONFIG)
-            flag = snap.flags.get(feature_key)
-            if flag is None:
-                return Decision(False, Reason.UNKNOWN)
-            if not flag.enabled:
-                return Decision(False, Reason.FLAG_OFF)
-            user_id = user if type(user) is str else user_id_of(user)
-            if bucketing.in_rollout(user_id, flag.seed, flag.rollout):
-                return Decision(True, Reason.FLAG_ON)
-            return Decision(False, Reason.NOT_IN_ROLLOUT)
+                return default, Reason.NO_CONFIG
+            flags = snap.flags
+            if key not in flags:
+                return default, Reason.UNKNOWN
+            if type(user) is str:
+                return flag.evaluate(key, user, NO_ATTRIBUTES, flags)
+            return flag.evaluate(key, user_id_of(user), attributes_of(user), flags)
         except Exception:
-            logger.exception("is_feature_on(%r) failed; serving False", feature_key)
-            return Decision(False, Reason.ERROR)
+            logger.exception("flag %r failed; serving the default", key)
+            return default, Reason.ERROR
 
     # -- what the sender needs ---------------------------------------------------
 
@@ -181,7 +250,11 @@ class Decider:
         if exp is None or item["variation"] is None:
             return
         cell = (item["experiment"], item["user_id"])
-        if item["reason"] in (Outcome.STICKY, Outcome.ENROLLED):
+        if item["reason"] == Outcome.NOT_TARGETED:
+            # Final, yet not the user's assignment: their attributes may
+            # change, so a later call that finds them matching exposes again.
+            self._exposed.pop(cell, None)
+        elif item["reason"] in (Outcome.STICKY, Outcome.ENROLLED):
             if item["variation"] not in exp.variations:
                 # A snapshot older than the answer: serve the hash until the
                 # next refresh rather than guess.
