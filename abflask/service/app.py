@@ -16,13 +16,21 @@ from flask.cli import FlaskGroup
 
 from abflask import config
 from abflask.service import cli, dashboard, handlers
-from abflask.service.api import admin, assign, events, ops, sdk
+from abflask.service.api import admin, assign, events, ops, sdk, segments
 from abflask.service.definitions import AssignmentCache, Definitions
 from abflask.service.extension import EXTENSION, Services
 from abflask.storage import localredis
 from abflask.storage.store import Store
 
-BLUEPRINTS = (assign.bp, events.bp, admin.bp, sdk.bp, ops.bp, dashboard.bp)
+BLUEPRINTS = (
+    assign.bp,
+    events.bp,
+    admin.bp,
+    segments.bp,
+    sdk.bp,
+    ops.bp,
+    dashboard.bp,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

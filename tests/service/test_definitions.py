@@ -111,3 +111,14 @@ def test_the_command_line_announces_its_changes(
     result = app.test_cli_runner().invoke(args=["experiments", "stop", "exp"])
     assert result.exit_code == 0, result.output
     eventually(lambda: answer(other, "u1", "exp") == (200, "not_running"), 0.5)
+
+
+def test_a_segment_change_reaches_another_worker(other: Flask, admin: Admin) -> None:
+    admin.post("/segments", json={"key": "beta", "values": ["u1"]})
+    rule = {"condition": {"id": {"$inGroup": "beta"}}, "force": "beta"}
+    admin.post("/flags", json={"key": "nav", "enabled": True, "rules": [rule]})
+    check = other.test_client()
+    listening(other)
+    assert check.get("/flags/nav?user_id=u2").json["reason"] == "flag_on"
+    admin.patch("/segments/beta", json={"values": ["u1", "u2"]})
+    eventually(lambda: check.get("/flags/nav?user_id=u2").json["value"] == "beta", 0.5)

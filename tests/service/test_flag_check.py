@@ -137,3 +137,20 @@ def test_bad_attributes_are_400_naming_the_path(
     response = client.get(f"/flags/nav?user_id=u1&attributes={quote(attributes)}")
     assert response.status_code == 400
     assert response.json["field"] == field
+
+
+def test_a_segment_in_a_rule_is_looked_up(admin: Admin, client: FlaskClient) -> None:
+    created = admin.post("/segments", json={"key": "beta", "values": ["u1"]})
+    assert created.status_code == 201, created.json
+    flag(
+        admin,
+        key="nav",
+        enabled=True,
+        rollout=0,
+        rules=[{"condition": {"id": {"$inGroup": "beta"}}, "force": "beta"}],
+    )
+    assert check(client, "nav", "u1")["value"] == "beta"
+    assert check(client, "nav", "u2")["value"] is False
+    admin.patch("/segments/beta", json={"values": ["u2"]})
+    assert check(client, "nav", "u2")["value"] == "beta"
+    assert check(client, "nav", "u1")["reason"] == "not_in_rollout"
