@@ -3,17 +3,26 @@
 One script call per request for a user this worker has not seen; completed,
 draft and stopped experiments and returning users need no round trip. With
 Redis unreachable the hash decides and the answer says it was not stored.
-``without_redis`` and ``enrolled`` are shared with the batched SDK exposures.
+``without_redis``, ``candidate`` and ``enrolled`` are shared with the batched
+SDK exposures.
+
+Precedence (GrowthBook's sticky bucketing): completed → the winner; draft or
+stopped → the first variation; a user this worker remembers → their stored
+variation, attributes unread; otherwise a user outside the experiment's
+targeting asks enroll.lua with candidate -1, which answers a stored
+variation (sticky) or nothing written (``not_targeted``, first variation).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from abflask.core.experiment import Experiment
 from abflask.core.outcomes import ENROLLMENT_OUTCOMES, Enrollment, Outcome
+from abflask.core.targeting import user_attributes
 from abflask.errors import NotFoundError, StorageUnavailable
 from abflask.service.extension import Services
 
@@ -78,26 +87,58 @@ def without_redis(svc: Services, exp: Experiment, user_id: str) -> Assignment | 
     return None
 
 
+def candidate(
+    svc: Services,
+    exp: Experiment,
+    user_id: str,
+    attributes: Mapping[str, Any],
+    now: float,
+) -> tuple[int, bool]:
+    """The variation to enroll a new user in (-1: none) and whether the
+    experiment targets them; conditions see ``attributes`` with ``id`` set to
+    ``user_id``, segments looked up once per definition (``Definitions.target``)."""
+    target = svc.definitions.target(exp)
+    if target is not None and not target.test(user_attributes(user_id, attributes)):
+        return -1, False
+    return exp.candidate(user_id, now), True
+
+
 def enrolled(
     svc: Services,
     exp: Experiment,
     user_id: str,
     status: Enrollment,
     variation: int,
+    targeted: bool = True,
 ) -> Assignment | None:
-    """The answer to enroll.lua's reply, remembered if stored; None if stale."""
+    """The answer to enroll.lua's reply, remembered if stored; None if stale.
+
+    Nothing stored for a user the experiment does not target is
+    ``not_targeted`` (``excluded`` is for coverage and namespaces).
+    """
     if status in (Enrollment.STICKY, Enrollment.ENROLLED):
         svc.assignments.put(exp, user_id, variation)
     if status not in ENROLLMENT_OUTCOMES:
         return None
-    return answer(user_id, exp, max(variation, 0), ENROLLMENT_OUTCOMES[status])
+    outcome = ENROLLMENT_OUTCOMES[status]
+    if outcome is Outcome.EXCLUDED and not targeted:
+        outcome = Outcome.NOT_TARGETED
+    return answer(user_id, exp, max(variation, 0), outcome)
 
 
-def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
+def assign(
+    svc: Services,
+    key: str,
+    user_id: str,
+    now: float,
+    attributes: Mapping[str, Any] | None = None,
+) -> Assignment:
     """Decide and, for running experiments, store; one script call at most.
 
     Completed experiments serve the winner and draft or stopped ones the
-    first variation, without touching Redis. Raises NotFoundError for an
+    first variation, without touching Redis. A new user outside the
+    experiment's targeting gets the first variation, nothing stored, unless
+    Redis holds their variation from earlier. Raises NotFoundError for an
     unknown experiment.
     """
     exp = svc.definitions.experiment(key)
@@ -105,10 +146,10 @@ def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
         settled = without_redis(svc, exp, user_id)
         if settled is not None:
             return settled
-        candidate = exp.candidate(user_id, now)
+        chosen, targeted = candidate(svc, exp, user_id, attributes or {}, now)
         try:
-            status, variation = svc.store.enroll(exp, user_id, candidate, now)
-            done = enrolled(svc, exp, user_id, status, variation)
+            status, variation = svc.store.enroll(exp, user_id, chosen, now)
+            done = enrolled(svc, exp, user_id, status, variation, targeted)
             if done is not None:
                 return done
             refreshed = svc.definitions.refresh(key)  # stale: re-read, decide again
@@ -117,8 +158,8 @@ def assign(svc: Services, key: str, user_id: str, now: float) -> Assignment:
             return Assignment(
                 user_id,
                 exp.key,
-                exp.variations[max(candidate, 0)],
-                candidate >= 0,
+                exp.variations[max(chosen, 0)],
+                chosen >= 0,
                 Outcome.UNAVAILABLE,
             )
         if refreshed is None:

@@ -9,7 +9,8 @@ so an SDK never takes an unstored exposure for a stored one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from abflask.core.experiment import Experiment
 from abflask.core.outcomes import Outcome
@@ -17,16 +18,21 @@ from abflask.errors import NotFoundError, StorageUnavailable
 from abflask.service.assignment import (
     STALE_RETRIES,
     Assignment,
+    candidate,
     enrolled,
     without_redis,
 )
 from abflask.service.extension import Services
 
+Exposure = tuple[str, str, Mapping[str, Any]]
+"""``(experiment, user_id, attributes)``."""
+
 
 def record_exposures(
-    svc: Services, exposures: Sequence[tuple[str, str]], now: float
+    svc: Services, exposures: Sequence[Exposure], now: float
 ) -> list[Assignment]:
-    """Assign each ``(experiment, user_id)`` and return the answers in order.
+    """Assign each ``(experiment, user_id, attributes)`` as ``/process_user``
+    does (targeting included) and return the answers in order.
 
     An unknown experiment gives that entry ``Outcome.NOT_FOUND`` rather than
     an error (an SDK may hold a slightly different configuration; the miss is
@@ -35,7 +41,7 @@ def record_exposures(
     """
     answers: list[Assignment | None] = [None] * len(exposures)
     pending: dict[int, Experiment] = {}
-    for i, (key, user_id) in enumerate(exposures):
+    for i, (key, user_id, _) in enumerate(exposures):
         try:
             pending[i] = svc.definitions.experiment(key)
         except NotFoundError:
@@ -48,20 +54,22 @@ def record_exposures(
                 batch.append(i)
         if not batch:
             break
-        items = [
-            (pending[i], exposures[i][1], pending[i].candidate(exposures[i][1], now))
+        chosen = {
+            i: candidate(svc, pending[i], exposures[i][1], exposures[i][2], now)
             for i in batch
-        ]
+        }
+        items = [(pending[i], exposures[i][1], chosen[i][0]) for i in batch]
         replies = svc.store.enroll_many(items, now)
         stale: set[str] = set()
         for i, (status, variation) in zip(batch, replies, strict=True):
-            answers[i] = enrolled(svc, pending[i], exposures[i][1], status, variation)
+            user_id, targeted = exposures[i][1], chosen[i][1]
+            answers[i] = enrolled(svc, pending[i], user_id, status, variation, targeted)
             if answers[i] is None:
                 stale.add(pending[i].key)
         fresh = {key: svc.definitions.refresh(key) for key in sorted(stale)}
         pending = {}
         for i in batch:
-            key, user_id = exposures[i]
+            key, user_id, _ = exposures[i]
             if answers[i] is not None:
                 continue
             refreshed = fresh[key]

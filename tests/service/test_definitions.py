@@ -5,9 +5,11 @@ miss) can make it see a change.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import redis as redis_py
@@ -122,3 +124,20 @@ def test_a_segment_change_reaches_another_worker(other: Flask, admin: Admin) -> 
     assert check.get("/flags/nav?user_id=u2").json["reason"] == "flag_on"
     admin.patch("/segments/beta", json={"values": ["u1", "u2"]})
     eventually(lambda: check.get("/flags/nav?user_id=u2").json["value"] == "beta", 0.5)
+
+
+def test_a_condition_segment_change_reaches_another_worker(
+    other: Flask, admin: Admin
+) -> None:
+    admin.post("/segments", json={"key": "pro", "condition": {"plan": "pro"}})
+    admin.experiment("exp", segments=["pro"])
+    listening(other)
+    free = quote(json.dumps({"plan": "free"}))
+    path = f"/process_user?user_id=u1&experiment=exp&attributes={free}"
+    assert answer_of(other, path) == "not_targeted"
+    admin.patch("/segments/pro", json={"condition": {"plan": {"$in": ["pro", "free"]}}})
+    eventually(lambda: answer_of(other, path) == "enrolled", 0.5)
+
+
+def answer_of(app: Flask, path: str) -> Any:
+    return app.test_client().get(path).json["reason"]
