@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from abflask.core import wire
+from abflask.core.conditions import check_attributes
 from abflask.core.fields import check_fields, parse_key, parse_user_id
 from abflask.errors import ValidationError
 from abflask.service.api.parsing import json_body
@@ -23,6 +24,9 @@ from abflask.service.extension import get_services
 
 bp = Blueprint("sdk", __name__)
 
+EXPOSURE_FIELDS = {"user_id", "experiment", "attributes"}
+"""What an ``/sdk/exposures`` entry may hold."""
+
 
 @bp.get("/sdk/config")
 def sdk_config() -> Response:
@@ -30,7 +34,7 @@ def sdk_config() -> Response:
     check_sdk_key()
     defs = get_services().definitions
     defs.experiment(defs.default_key)  # created on first use, as /process_user does
-    snapshot = wire.encode(defs.experiments(), defs.flags())
+    snapshot = wire.encode(defs.experiments(), defs.flags(), defs.segments())
     body = json.dumps(snapshot, sort_keys=True, separators=(",", ":"))
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
@@ -43,7 +47,8 @@ def sdk_config() -> Response:
 def sdk_exposures() -> dict[str, Any]:
     """Enroll the exposed users (sticky, capped) and return their variations.
 
-    ``{"exposures": [{"user_id": …, "experiment": …}, …]}``; each answer says
+    ``{"exposures": [{"user_id": …, "experiment": …, "attributes": {…}}, …]}``
+    (``attributes`` optional: what targeting tests); each answer says
     whether it is ``final`` (an SDK retries the others). An unknown experiment
     gives that entry ``"reason": "not_found"``, not an error; Redis
     unreachable gives 503 with ``Retry-After`` for the whole batch.
@@ -56,11 +61,16 @@ def sdk_exposures() -> dict[str, Any]:
         raise ValidationError("exposures", f"exposures: must be a list of 1-{limit}")
     parsed = []
     for i, item in enumerate(items):
-        fields = check_fields(item, {"user_id", "experiment"}, f"exposures[{i}]")
+        path = f"exposures[{i}]"
+        fields = check_fields(item, EXPOSURE_FIELDS, path)
+        attributes = fields.get("attributes")
         parsed.append(
             (
-                parse_key(fields.get("experiment"), f"exposures[{i}].experiment"),
-                parse_user_id(fields.get("user_id"), f"exposures[{i}].user_id"),
+                parse_key(fields.get("experiment"), f"{path}.experiment"),
+                parse_user_id(fields.get("user_id"), f"{path}.user_id"),
+                {}
+                if attributes is None
+                else check_attributes(attributes, f"{path}.attributes"),
             )
         )
     answers = record_exposures(get_services(), parsed, time.time())
