@@ -464,9 +464,9 @@ def test_flags_list(runner: FlaskCliRunner, admin: Admin) -> None:
     admin.post("/flags", json={"key": "nav", "enabled": True, "rollout": 0.25})
     admin.post("/flags", json={"key": "old", "description": "the old page"})
     assert ok(runner, "flags", "list").stdout.splitlines() == [
-        "KEY  ENABLED  ROLLOUT  DESCRIPTION",
-        "nav  on       25%",
-        "old  off      100%     the old page",
+        "KEY  ENABLED  ROLLOUT  RULES  REQUIRES  DESCRIPTION",
+        "nav  on       25%      0      -",
+        "old  off      100%     0      -         the old page",
     ]
     printed = json.loads(ok(runner, "flags", "list", "--json").stdout)
     assert printed == admin.get("/flags").json
