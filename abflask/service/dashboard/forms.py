@@ -25,8 +25,14 @@ EXPERIMENT_FORM = (
     "coverage",
     "metrics",
     "analysis",
+    "condition",
+    "segments",
 )
 """The create and edit form's fields, in order."""
+
+SEGMENT_FORM = ("key", "description", "values", "condition")
+"""The segment form's fields: a list segment fills ``values``, a condition
+segment ``condition``."""
 
 
 def locked(exp: Experiment | None) -> tuple[str, ...]:
@@ -83,8 +89,10 @@ def _value(name: str, raw: str) -> Any:
         return numbers[0]
     if name == "metrics":
         return _json(raw, name) if raw.startswith(("[", "{")) else _names(raw)
-    if name == "analysis":
+    if name in ("analysis", "condition"):
         return _json(raw, name)
+    if name == "segments":
+        return _names(raw)
     return raw
 
 
@@ -139,6 +147,23 @@ def flag_body(form: Mapping[str, str]) -> dict[str, Any]:
         except ValueError:
             raise fail("rollout", "must be a percentage from 0 to 100") from None
         body["rollout"] = share
+    return body
+
+
+def segment_body(form: Mapping[str, str], kind: str | None = None) -> dict[str, Any]:
+    """A segment's create (``kind`` None) or PATCH body: values one per line
+    or comma-separated; a condition as JSON. On an edit only the field of the
+    segment's kind is read, so its kind never changes."""
+    body: dict[str, Any] = {}
+    for name in ("key", "description"):
+        if name in form:
+            body[name] = form[name].strip()
+    values = (form.get("values") or "").strip()
+    condition = (form.get("condition") or "").strip()
+    if kind in (None, "list") and (values or kind == "list"):
+        body["values"] = [v.strip() for v in re.split(r"[,\n]", values) if v.strip()]
+    if kind in (None, "condition") and (condition or kind == "condition"):
+        body["condition"] = _json(condition, "condition") if condition else None
     return body
 
 

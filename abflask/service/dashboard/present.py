@@ -19,6 +19,7 @@ from abflask.core.experiment import Experiment
 from abflask.core.flag import Flag
 from abflask.core.metric import parse_metrics
 from abflask.core.render import tables
+from abflask.core.segment import Segment, references
 from abflask.core.stats.schema import ExperimentResult
 from abflask.service import live as live_results
 from abflask.service import management
@@ -55,6 +56,25 @@ class ExperimentPage:
 def live_participants(counts: Mapping[str, Any]) -> list[tuple[str, int]]:
     """``(variation, participants)`` from ``Store.counters``."""
     return [(v["name"], int(v["participants"])) for v in counts.get("variations", [])]
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One segment on the list: the definition and who uses it."""
+
+    segment: Segment
+    used_by: Mapping[str, list[str]]
+
+
+def segments(svc: Services) -> list[SegmentRow]:
+    """Every segment with the experiments, flags and segments that use it."""
+    experiments = {e.key: e for e in management.list_experiments(svc)}
+    flags = {f.key: f for f in management.list_flags(svc)}
+    saved = {s.key: s for s in management.list_segments(svc)}
+    return [
+        SegmentRow(s, references(s.key, experiments, flags, saved))
+        for s in saved.values()
+    ]
 
 
 def overview(svc: Services, now: float) -> tuple[list[ExperimentRow], list[Flag]]:
@@ -162,4 +182,18 @@ def form_values(exp: Experiment) -> dict[str, str]:
         if shorthand
         else json.dumps(data["metrics"], indent=1),
         "analysis": json.dumps(data["analysis"]),
+        "condition": json.dumps(exp.condition, indent=1) if exp.condition else "",
+        "segments": ", ".join(exp.segments),
+    }
+
+
+def segment_values(segment: Segment) -> dict[str, str]:
+    """A segment's fields as its edit form shows them."""
+    return {
+        "key": segment.key,
+        "description": segment.description,
+        "values": "\n".join(str(v) for v in segment.values or ()),
+        "condition": json.dumps(segment.condition, indent=1)
+        if segment.condition is not None
+        else "",
     }

@@ -101,8 +101,11 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 def index() -> str:
     """Every experiment and flag."""
-    rows, flags = present.overview(get_services(), time.time())
-    return render_template("dashboard/list.html", rows=rows, flags=flags)
+    svc = get_services()
+    rows, flags = present.overview(svc, time.time())
+    return render_template(
+        "dashboard/list.html", rows=rows, flags=flags, segments=present.segments(svc)
+    )
 
 
 def _phase() -> int | None:
@@ -246,3 +249,67 @@ def flag(key: str) -> ResponseReturnValue:
     body = forms.flag_body(request.form)
     management.patch_flag(get_services(), key, body, time.time())
     return _see(f"/#flag-{key}")
+
+
+# -- segments -------------------------------------------------------------------
+
+
+def _segment_form(
+    values: Any, segment: Any = None, error: AbflaskError | None = None
+) -> ResponseReturnValue:
+    field = forms.form_field(error.field) if isinstance(error, ValidationError) else ""
+    page = render_template(
+        "dashboard/segment.html",
+        values=values,
+        segment=segment,
+        error=error,
+        error_field=field,
+        kind=segment.kind if segment else _kind(values.get("kind")),
+    )
+    return page, error.status if error else 200
+
+
+def _kind(raw: str | None) -> str:
+    return "condition" if raw == "condition" else "list"
+
+
+@session.admin_only
+@bp.route("/s/new", methods=["GET", "POST"])
+def new_segment() -> ResponseReturnValue:
+    """The create form: a list of user ids or a condition."""
+    if request.method == "GET":
+        return _segment_form({"kind": request.args.get("kind", "list")})
+    try:
+        body = forms.segment_body(request.form, _kind(request.form.get("kind")))
+        management.create_segment(get_services(), body, time.time())
+    except (ValidationError, ConflictError) as exc:
+        return _segment_form(request.form, error=exc)
+    return _see("/#segments")
+
+
+@session.admin_only
+@bp.route("/s/<key>/edit", methods=["GET", "POST"])
+def edit_segment(key: str) -> ResponseReturnValue:
+    """The edit form: description and values or condition (not the kind)."""
+    svc = get_services()
+    segment = management.get_segment(svc, key)
+    if request.method == "GET":
+        return _segment_form(present.segment_values(segment), segment)
+    try:
+        body = forms.segment_body(request.form, segment.kind)
+        body.pop("key", None)
+        management.patch_segment(svc, key, body, time.time())
+    except (ValidationError, ConflictError) as exc:
+        values = {**present.segment_values(segment), **request.form}
+        return _segment_form(values, segment, exc)
+    return _see("/#segments")
+
+
+@session.admin_only
+@bp.post("/s/<key>/delete")
+def delete_segment(key: str) -> ResponseReturnValue:
+    """Delete after the key is typed; a segment in use is a 409 naming its users."""
+    if request.form.get("confirm", "").strip() != key:
+        raise fail("confirm", f"type the segment's key ({key}) to delete it")
+    management.delete_segment(get_services(), key)
+    return _see("/#segments")

@@ -10,7 +10,17 @@ import redis as redis_py
 from tests.helpers import Admin, snapshot
 from tests.service.dashboard.pages import Browser
 
-FIELDS = ["key", "name", "variations", "weights", "coverage", "metrics", "analysis"]
+FIELDS = [
+    "key",
+    "name",
+    "variations",
+    "weights",
+    "coverage",
+    "metrics",
+    "analysis",
+    "condition",
+    "segments",
+]
 
 
 def test_the_create_form_has_every_field(dash: Browser) -> None:

@@ -128,3 +128,26 @@ def test_results_fit_and_refresh(
     for box in section.locator("figure.chart").all():
         found = box.bounding_box()
         assert found is not None and found["x"] + found["width"] <= 390
+
+
+def test_the_list_with_segments_and_flag_rules_fits_a_phone(
+    admin: Admin, live_server: str, page: Page, screenshots: Path
+) -> None:
+    admin.post("/segments", json={"key": "beta", "values": ["u-1", "u-2"]})
+    eu = {"country": {"$in": ["DE", "FR", "IT", "ES"]}, "plan": "pro"}
+    admin.post("/segments", json={"key": "eu-pro", "condition": eu})
+    admin.experiment("checkout", name="Checkout button", segments=["eu-pro"])
+    rule = {"condition": {"id": {"$inGroup": "beta"}}, "force": "green"}
+    flag = {"key": "nav", "enabled": True, "rollout": 0.5, "rules": [rule]}
+    admin.post("/flags", json={**flag, "value": "blue", "default": "grey"})
+    log_in(page, live_server)
+    page.goto(f"{live_server}/")
+    rules = page.locator("#flags tr[data-key=nav] .rules")
+    expect(rules).to_have_text(
+        '1 targeting rule, then the rollout serves "blue"; otherwise "grey"'
+    )
+    used = page.locator("#segment-list tr[data-key=eu-pro] td").nth(3)
+    expect(used).to_have_text("experiments: checkout")
+    page.screenshot(path=screenshots / "dashboard-list.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
