@@ -3,9 +3,9 @@
 ``AsyncClient`` decides exactly as ``Client`` does (the same ``Decider`` over
 the same snapshot, hashing with ``abflask.core``): ``variation``,
 ``is_feature_on`` and ``get_feature_value`` are plain, non-blocking methods
-with no I/O. One background
-task refreshes the snapshot and is the only sender of exposures and events,
-with the same outbox, schedule and backoff as the sync client's thread.
+with no I/O. One background task refreshes the snapshot and is the only
+sender of exposures and events, with the same outbox, schedule and backoff
+as the sync client's thread.
 Stdlib only: the default transport speaks HTTP/1.1 over asyncio streams.
 
 Use it from one event loop::

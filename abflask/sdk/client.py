@@ -2,8 +2,9 @@
 
 ``Client.variation``, ``Client.is_feature_on`` and ``Client.get_feature_value``
 read an immutable snapshot of the service's configuration, test targeting and
-hash locally (``abflask.sdk.decider``): no I/O per call, and they never raise. One background thread (``reporter``)
-refreshes the snapshot and is the only sender of exposures and events.
+hash locally (``abflask.sdk.decider``): no I/O per call, and they never raise.
+One background thread (``reporter``) refreshes the snapshot and is the only
+sender of exposures and events.
 Imports only the stdlib and abflask's pure modules, never Flask or redis.
 """
 
