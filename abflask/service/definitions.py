@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping
 from typing import Generic, NamedTuple, TypeVar
 
 from abflask.core.experiment import Experiment
-from abflask.core.flag import CompiledFlag, Flag, compile_flags
-from abflask.core.segment import Segment
+from abflask.core.flag import CompiledFlag, Flag
+from abflask.core.segment import Segment, UsesSegments
 from abflask.core.targeting import NOBODY, Target, resolve
 from abflask.errors import ConflictError, NotFoundError, StorageUnavailable
 from abflask.storage.changes import ChangeListener
@@ -81,6 +81,20 @@ def default_experiment(key: str, now: float) -> Experiment:
         created_at=now,
         started_at=now,
     )
+
+
+def _named(
+    definition: UsesSegments, segments: Mapping[str, Segment]
+) -> dict[str, Segment]:
+    """The segments ``definition`` names, and the list segments those name.
+
+    Resolving against these alone keeps each evaluation's saved groups as
+    small as what it uses, however many segments are saved.
+    """
+    found = {k: segments[k] for k in definition.segment_refs() if k in segments}
+    for segment in list(found.values()):
+        found.update({k: segments[k] for k in segment.segment_refs() if k in segments})
+    return found
 
 
 def _bounded_put(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
@@ -327,7 +341,8 @@ class Definitions:
         segments = self.segments() if needs else None
         if memo is not None and memo.flags is flags and memo.segments is segments:
             return memo.value
-        value = compile_flags(flags, segments or {})
+        known = segments or {}
+        value = {k: f.compile(_named(f, known)) for k, f in flags.items()}
         self._compiled = _CompiledFlags(flags, segments, value)
         return value
 
@@ -365,7 +380,7 @@ class Definitions:
                 return NOBODY
             if known is not None and known.segments is segments:
                 return known.target
-        target = resolve(exp.audience, segments or {})
+        target = resolve(exp.audience, _named(exp, segments or {}))
         self._targets[exp.key] = _Target(exp, segments, target)
         return target
 

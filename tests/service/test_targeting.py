@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 import redis as redis_py
+from flask import Flask
 from flask.testing import FlaskClient
 
 from abflask.service.extension import EXTENSION
@@ -299,3 +300,21 @@ def test_redis_down_answers_first_variation_unstored_for_a_user_not_targeted(
         assert (answer["variation"], answer["in_experiment"]) == ("control", False)
     finally:
         app.extensions[EXTENSION].definitions.close()
+
+
+def test_evaluation_reads_only_the_segments_named(app: Flask, admin: Admin) -> None:
+    """However many segments are saved, a decision looks at the ones it names
+    (and the list segments those name): its saved groups stay that small."""
+    for i in range(5):
+        admin.post("/segments", json={"key": f"list{i}", "values": [f"u{i}"]})
+    admin.post(
+        "/segments", json={"key": "eu", "condition": {"id": {"$inGroup": "list1"}}}
+    )
+    admin.experiment("exp", segments=["eu"], condition={"id": {"$nin": ["x"]}})
+    rule = {"condition": {"id": {"$inGroup": "list2"}}, "force": 1}
+    admin.post("/flags", json={"key": "nav", "enabled": True, "rules": [rule]})
+    definitions = app.extensions[EXTENSION].definitions
+    target = definitions.target(definitions.experiment("exp"))
+    assert target is not None and set(target.groups) == {"list1"}
+    [compiled] = definitions.compiled_flags()["nav"].rules
+    assert compiled.target is not None and set(compiled.target.groups) == {"list2"}
