@@ -221,6 +221,18 @@ def test_the_snapshot_knows_which_targets_read_id() -> None:
     assert target is not None and reads_id(target)
 
 
+def test_the_snapshot_knows_which_flags_read_id() -> None:
+    """A rule of "theme" reads ``id``; a flag that requires it reads it too."""
+    needs_theme = parse_flag(
+        {"key": "after-theme", "enabled": True, "requires": ["theme"]}, now=NOW
+    )
+    flags = {**FLAGS, "after-theme": needs_theme}
+    snapshot = Snapshot.parse(
+        json.dumps(wire.encode({}, flags, ALL_SEGMENTS)).encode(), "e"
+    )
+    assert snapshot.id_blind_flags == {"auth", "limits", "off", "nav"}
+
+
 @pytest.mark.parametrize("key", ["checkout", "vip", "open"])
 def test_decisions_follow_the_targeting_of_the_snapshot(sdk: Client, key: str) -> None:
     decided = [sdk.variation_detail(key, user) for user in USERS]
