@@ -5,6 +5,7 @@ Values come from the ABFLASK_* environment variables (see abflask/config.py).
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 from typing import Any
@@ -76,10 +77,15 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Make the worker's own error pages JSON, like the app's."""
+    """Make the worker's own error pages JSON, like the app's, and take the
+    loaded app's objects out of the garbage collector's sight."""
     from gunicorn import util
 
     util.write_error = write_json_error
+    # The modules, templates and scripts loaded so far live as long as the
+    # worker: frozen, a full collection no longer walks them, which took
+    # milliseconds out of the slowest requests.
+    gc.freeze()
 
 
 def write_json_error(sock: Any, status: int, reason: str, message: str) -> None:

@@ -75,7 +75,10 @@ def live_result(
     NotFoundError for an unknown experiment; ValidationError naming
     ``phase`` for a phase it does not have.
     """
-    exp = management.get_experiment(svc, key)
+    # The worker's copy (kept fresh by change notifications) saves a round
+    # trip; a key it has not seen yet is read from Redis.
+    cached = svc.definitions.experiments().get(key)
+    exp = cached if cached is not None else management.get_experiment(svc, key)
     return result_of(svc, exp, phase, now, series=series)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint
+import orjson
+from flask import Blueprint, Response
 
 from abflask.core.fields import parse_key, parse_user_id
 from abflask.core.flag import evaluate
@@ -74,7 +75,9 @@ def experiment_results(key: str) -> Any:
             if name in given:
                 raise ValidationError(name, f"{name}: only with live=1")
         return management.experiment_results(get_services(), key)
-    return live_result(get_services(), key, phase, time.time(), series=series)
+    result = live_result(get_services(), key, phase, time.time(), series=series)
+    # orjson: encoding the floats was a third of a live request's time
+    return Response(orjson.dumps(result), mimetype="application/json")
 
 
 def _flag(given: dict[str, Any], name: str) -> bool:
