@@ -195,6 +195,9 @@ FORBIDDEN = [
         [
             "abflask/service/api/admin.py",
             "abflask/service/cli.py",
+            "abflask/service/cli_options.py",
+            "abflask/service/cli_targeting.py",
+            "abflask/service/api/segments.py",
             "abflask/service/assignment.py",
         ],
         [
