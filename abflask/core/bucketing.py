@@ -176,6 +176,8 @@ def in_rollout(user_id: str, seed: str, rollout: float, hash_version: int = 2) -
     users. An unsupported hash version gives False. (GrowthBook's force rules use
     ``hash <= coverage``; the two differ only when the hash equals the rollout.)
     """
+    if rollout >= 1.0 or rollout <= 0.0:  # every hash is in [0, 1): no need
+        return rollout >= 1.0 and hash_version in (1, 2)
     h = bucket_hash(seed, user_id, hash_version)
     return h is not None and h < rollout
 
