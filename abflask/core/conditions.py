@@ -82,7 +82,9 @@ def eval_condition(
     ``$notInGroup``. A malformed condition does not raise: it is false.
     """
     try:
-        return _eval(attributes, condition, {} if saved_groups is None else saved_groups)
+        return _eval(
+            attributes, condition, {} if saved_groups is None else saved_groups
+        )
     except RecursionError:  # only an unvalidated condition nests this deeply
         return False
 
