@@ -150,20 +150,21 @@ def flag_body(form: Mapping[str, str]) -> dict[str, Any]:
     return body
 
 
-def segment_body(form: Mapping[str, str], kind: str | None = None) -> dict[str, Any]:
-    """A segment's create (``kind`` None) or PATCH body: values one per line
-    or comma-separated; a condition as JSON. On an edit only the field of the
-    segment's kind is read, so its kind never changes."""
-    body: dict[str, Any] = {}
-    for name in ("key", "description"):
-        if name in form:
-            body[name] = form[name].strip()
-    values = (form.get("values") or "").strip()
-    condition = (form.get("condition") or "").strip()
-    if kind in (None, "list") and (values or kind == "list"):
+def segment_body(form: Mapping[str, str], kind: str) -> dict[str, Any]:
+    """A segment's create or PATCH body for a segment of ``kind`` (``list``:
+    values one per line or comma-separated; ``condition``: JSON). Only the
+    field of that kind is read, so an edit never changes the kind."""
+    body: dict[str, Any] = {
+        name: form[name].strip() for name in ("key", "description") if name in form
+    }
+    if kind == "list":
+        values = form.get("values") or ""
         body["values"] = [v.strip() for v in re.split(r"[,\n]", values) if v.strip()]
-    if kind in (None, "condition") and (condition or kind == "condition"):
-        body["condition"] = _json(condition, "condition") if condition else None
+        return body
+    condition = (form.get("condition") or "").strip()
+    if not condition:
+        raise fail("condition", 'is required: a JSON condition, e.g. {"plan": "pro"}')
+    body["condition"] = _json(condition, "condition")
     return body
 
 

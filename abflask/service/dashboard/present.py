@@ -11,7 +11,7 @@ HTML. The templates format the rest (``format``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,13 +66,16 @@ class SegmentRow:
     used_by: Mapping[str, list[str]]
 
 
-def segments(svc: Services) -> list[SegmentRow]:
-    """Every segment with the experiments, flags and segments that use it."""
-    experiments = {e.key: e for e in management.list_experiments(svc)}
-    flags = {f.key: f for f in management.list_flags(svc)}
+def segments(
+    svc: Services, experiments: Sequence[Experiment], flags: Sequence[Flag]
+) -> list[SegmentRow]:
+    """Every segment with the experiments, flags (those given: the list page's
+    own) and segments that use it."""
+    by_key = {e.key: e for e in experiments}
+    flag_keys = {f.key: f for f in flags}
     saved = {s.key: s for s in management.list_segments(svc)}
     return [
-        SegmentRow(s, references(s.key, experiments, flags, saved))
+        SegmentRow(s, references(s.key, by_key, flag_keys, saved))
         for s in saved.values()
     ]
 

@@ -103,8 +103,10 @@ def index() -> str:
     """Every experiment and flag."""
     svc = get_services()
     rows, flags = present.overview(svc, time.time())
+    experiments = [row.experiment for row in rows]
+    segments = present.segments(svc, experiments, flags)
     return render_template(
-        "dashboard/list.html", rows=rows, flags=flags, segments=present.segments(svc)
+        "dashboard/list.html", rows=rows, flags=flags, segments=segments
     )
 
 
@@ -154,20 +156,26 @@ def live(key: str) -> dict[str, Any]:
 # -- create and edit ----------------------------------------------------------
 
 
+def _form_page(
+    template: str, error: AbflaskError | None, **context: Any
+) -> ResponseReturnValue:
+    """A form page, with ``error`` next to its field (its status) or none (200)."""
+    field = forms.form_field(error.field) if isinstance(error, ValidationError) else ""
+    page = render_template(template, error=error, error_field=field, **context)
+    return page, error.status if error else 200
+
+
 def _form(
     values: Any, exp: Any = None, error: AbflaskError | None = None
 ) -> ResponseReturnValue:
-    field = forms.form_field(error.field) if isinstance(error, ValidationError) else ""
-    page = render_template(
+    return _form_page(
         "dashboard/form.html",
+        error,
         values=values,
         exp=exp,
-        error=error,
-        error_field=field,
         fields=forms.EXPERIMENT_FORM,
         locked=forms.locked(exp),
     )
-    return page, error.status if error else 200
 
 
 @session.admin_only
@@ -257,16 +265,13 @@ def flag(key: str) -> ResponseReturnValue:
 def _segment_form(
     values: Any, segment: Any = None, error: AbflaskError | None = None
 ) -> ResponseReturnValue:
-    field = forms.form_field(error.field) if isinstance(error, ValidationError) else ""
-    page = render_template(
+    return _form_page(
         "dashboard/segment.html",
+        error,
         values=values,
         segment=segment,
-        error=error,
-        error_field=field,
         kind=segment.kind if segment else _kind(values.get("kind")),
     )
-    return page, error.status if error else 200
 
 
 def _kind(raw: str | None) -> str:

@@ -72,6 +72,7 @@ def test_a_bad_condition_is_shown_next_to_it_and_writes_nothing(
         ("{country", "is not valid JSON"),
         ('{"ua": {"$regex": "(a+)+$"}}', "may backtrack catastrophically"),
         ('{"a": {"$bogus": 1}}', "condition.a.$bogus"),
+        ("", "condition: is required"),
     ]:
         page = dash.submit("/s/new", key="bad", kind="condition", condition=condition)
         error = page.get("p", class_="error")
